@@ -1,0 +1,1 @@
+namespace RedisSidecars.Core; internal static class Placeholder { }

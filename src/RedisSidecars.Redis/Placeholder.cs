@@ -1,0 +1,1 @@
+namespace RedisSidecars.Redis; internal static class Placeholder { }
