@@ -1,0 +1,74 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace RedisSidecars.InitConfig.Output;
+
+/// <summary>Writes a file atomically: a 0600 temp file in the same directory, fsync, rename, fsync the directory.</summary>
+public static partial class AtomicFile
+{
+    const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    public static void Write(string path, string content)
+    {
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full)!;
+        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var fs = new FileStream(temp, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                Share = FileShare.None,
+                UnixCreateMode = OwnerOnly,
+            }))
+            {
+                fs.Write(Encoding.UTF8.GetBytes(content));
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+            FsyncDirectory(dir);
+        }
+        catch
+        {
+            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+    }
+
+    /// <summary>Fails early (before any network work) when <paramref name="path"/>'s directory cannot take a new file.</summary>
+    public static string? ProbeWritable(string path)
+    {
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(dir)) return $"directory '{dir}' does not exist";
+        if (Directory.Exists(full)) return $"'{full}' is a directory";
+        var probe = Path.Combine(dir, $".redis-init-probe.{Environment.ProcessId}.{Guid.NewGuid():N}");
+        try
+        {
+            using (new FileStream(probe, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly })) { }
+            File.Delete(probe);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"directory '{dir}' is not writable ({(e is UnauthorizedAccessException ? "permission denied" : e.GetType().Name)})";
+        }
+    }
+
+    static void FsyncDirectory(string dir)
+    {
+        var fd = Open(dir, 0 /* O_RDONLY */);
+        if (fd < 0) return; // best effort: the rename itself is atomic
+        try { _ = Fsync(fd); } finally { _ = Close(fd); }
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync")]
+    private static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
+}

@@ -1,1 +1,0 @@
-namespace RedisSidecars.Core; internal static class Placeholder { }

@@ -1,0 +1,294 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using RedisSidecars.Core.Addressing;
+
+namespace RedisSidecars.Core.Settings;
+
+/// <summary>The file operations validation needs (for <c>*_FILE</c> secrets and TLS files).</summary>
+public interface ISettingsFiles
+{
+    /// <summary>Reads a whole file; throws on failure.</summary>
+    string ReadAllText(string path);
+    bool Exists(string path);
+}
+
+/// <summary>
+/// Turns <see cref="RawOptions"/> into <see cref="CommonSettings"/>. Collects every error without
+/// short-circuiting; each names the variable, the bad value (never a secret) and what was expected.
+/// </summary>
+public static partial class SettingsValidator
+{
+    public const int DefaultRedisPort = 6379;
+    public const int DefaultSentinelPort = 26379;
+    /// <summary>5 s: long enough that a GC pause or a slow node does not trigger a failover, short enough that
+    /// clients see a few seconds of errors at most (Redis' own default, 30 s, is far too slow for a cache).</summary>
+    public const int DefaultDownAfterMs = 5000;
+    /// <summary>30 s: a failover of a small set completes in well under that; Sentinel waits 2× this before
+    /// retrying a failed failover, so a longer value only delays recovery.</summary>
+    public const int DefaultFailoverTimeoutMs = 30000;
+    /// <summary>1: only one replica resyncs at a time, the others keep serving reads.</summary>
+    public const int DefaultParallelSyncs = 1;
+    /// <summary>A master that rebooted is treated as down for this long, so Sentinel promotes a replica
+    /// (whose data is at least as fresh) instead of keeping a master that may have restarted with less.</summary>
+    public const int DefaultMasterRebootDownAfterMs = DefaultDownAfterMs;
+    /// <summary>60 s: covers down-after (5 s), the election and promotion (seconds), with room for one retry.</summary>
+    public const int DefaultMasterWaitTimeoutMs = 60000;
+    /// <summary>10 s for the whole discovery (Sentinels, then peers); each single call gets 1 s at most.</summary>
+    public const int DefaultDiscoveryTimeoutMs = 10000;
+
+    public static (CommonSettings? Settings, IReadOnlyList<string> Errors) Validate(RawOptions raw, NodeMode mode, ISettingsFiles files)
+    {
+        var errors = new List<string>();
+
+        var ns = Trimmed(raw.PodNamespace) ?? "default";
+        if (!DnsLabel().IsMatch(ns)) errors.Add($"POD_NAMESPACE='{Show(ns)}' is not a valid namespace (expected a DNS label, e.g. default)");
+        var domain = Trimmed(raw.ClusterDomain) ?? "cluster.local";
+        if (!HostName.IsValid(domain)) errors.Add($"CLUSTER_DOMAIN='{Show(domain)}' is not a valid DNS domain (expected e.g. cluster.local)");
+
+        string? podName = Trimmed(raw.PodName);
+        string? podBase = null;
+        var ordinal = 0;
+        if (podName is null)
+        {
+            if (mode != NodeMode.Verify) errors.Add("POD_NAME is required (expected <statefulset>-<ordinal>, e.g. redis-0; set it from the downward API metadata.name)");
+        }
+        else
+        {
+            var m = PodNamePattern().Match(podName);
+            if (!m.Success || podName.Length > 63 || !int.TryParse(m.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture, out ordinal))
+            {
+                if (mode != NodeMode.Verify)
+                    errors.Add($"POD_NAME='{Show(podName)}' is malformed (expected <statefulset>-<ordinal> in lower case, e.g. redis-0)");
+                ordinal = 0;
+            }
+            else podBase = m.Groups[1].Value;
+        }
+
+        var redisPort = Int(errors, "REDIS_PORT", raw.RedisPort, DefaultRedisPort, 1, 65535);
+        var sentinelPort = Int(errors, "SENTINEL_PORT", raw.SentinelPort, DefaultSentinelPort, 1, 65535);
+
+        var redisSts = Trimmed(raw.RedisStatefulSet) ?? (mode == NodeMode.Redis ? podBase : null) ?? "redis";
+        var sentinelSts = Trimmed(raw.SentinelStatefulSet) ?? (mode == NodeMode.Sentinel ? podBase : null) ?? "sentinel";
+        CheckLabel(errors, "REDIS_STATEFULSET", redisSts);
+        CheckLabel(errors, "SENTINEL_STATEFULSET", sentinelSts);
+        var redisHeadless = Trimmed(raw.RedisHeadlessService) ?? $"{redisSts}-headless";
+        var sentinelHeadless = Trimmed(raw.SentinelHeadlessService) ?? $"{sentinelSts}-headless";
+        CheckLabel(errors, "REDIS_HEADLESS_SERVICE", redisHeadless);
+        CheckLabel(errors, "SENTINEL_HEADLESS_SERVICE", sentinelHeadless);
+        var redisReplicas = Int(errors, "REDIS_REPLICAS", raw.RedisReplicas, 3, 1, 100);
+        var sentinelReplicas = Int(errors, "SENTINEL_REPLICAS", raw.SentinelReplicas, 3, 1, 100);
+
+        var redisNodes = Nodes(errors, "REDIS_NODES", raw.RedisNodes, redisPort,
+            () => Derive(redisSts, redisHeadless, ns, domain, redisReplicas, redisPort));
+        var sentinelNodes = Nodes(errors, "SENTINEL_NODES", raw.SentinelNodes, sentinelPort,
+            () => Derive(sentinelSts, sentinelHeadless, ns, domain, sentinelReplicas, sentinelPort));
+
+        var ownPort = mode == NodeMode.Sentinel ? sentinelPort : redisPort;
+        NodeAddress? self = null;
+        var aliases = new List<NodeAddress>();
+        if (mode != NodeMode.Verify && podName is not null && podBase is not null)
+        {
+            var ownList = mode == NodeMode.Sentinel ? sentinelNodes : redisNodes;
+            var ownVar = mode == NodeMode.Sentinel ? "SENTINEL_NODES" : "REDIS_NODES";
+            if (ownList is not null && ordinal >= ownList.Count)
+                errors.Add($"POD_NAME='{Show(podName)}' has ordinal {ordinal}, outside {ownVar} ({ownList.Count} entries; expected ordinal 0-{ownList.Count - 1})");
+
+            var announce = Trimmed(raw.AnnounceHost)
+                ?? $"{podName}.{(mode == NodeMode.Sentinel ? sentinelHeadless : redisHeadless)}.{ns}.svc.{domain}";
+            if (NodeAddress.TryParse(announce, ownPort, out var a, out var err)) self = a;
+            else errors.Add($"ANNOUNCE_HOST='{Show(announce)}' is invalid: {err} (expected a host name or IP address)");
+        }
+        if (Trimmed(raw.PodIp) is { } podIp)
+        {
+            if (System.Net.IPAddress.TryParse(podIp, out _) && HostName.IsValid(podIp)) aliases.Add(new NodeAddress(podIp, ownPort));
+            else errors.Add($"POD_IP='{Show(podIp)}' is invalid (expected an IP address; set it from the downward API status.podIP)");
+        }
+
+        var setName = Trimmed(raw.MasterSetName) ?? "mymaster";
+        if (!MasterSetNamePattern().IsMatch(setName))
+            errors.Add($"MASTER_SET_NAME='{Show(setName)}' is invalid (expected 1-64 characters of A-Z a-z 0-9 . _ -)");
+
+        var sentinelCount = sentinelNodes?.Count ?? sentinelReplicas;
+        var quorum = Int(errors, "SENTINEL_QUORUM", raw.SentinelQuorum, sentinelCount / 2 + 1, 1, Math.Max(1, sentinelCount));
+        var downAfter = Int(errors, "SENTINEL_DOWN_AFTER_MS", raw.SentinelDownAfterMs, DefaultDownAfterMs, 100, 3_600_000);
+        var failoverTimeout = Int(errors, "SENTINEL_FAILOVER_TIMEOUT_MS", raw.SentinelFailoverTimeoutMs, DefaultFailoverTimeoutMs, 500, 3_600_000);
+        var parallelSyncs = Int(errors, "SENTINEL_PARALLEL_SYNCS", raw.SentinelParallelSyncs, DefaultParallelSyncs, 1, 100);
+        var rebootDownAfter = Int(errors, "SENTINEL_MASTER_REBOOT_DOWN_AFTER_MS", raw.SentinelMasterRebootDownAfterMs, downAfter, 0, 3_600_000);
+
+        var redisPassword = SecretValue(errors, files, "REDIS_PASSWORD", raw.RedisPassword, raw.RedisPasswordFile);
+        var sentinelPassword = SecretValue(errors, files, "SENTINEL_PASSWORD", raw.SentinelPassword, raw.SentinelPasswordFile);
+        var username = Trimmed(raw.RedisUsername);
+        if (username is not null)
+        {
+            if (!UserNamePattern().IsMatch(username))
+                errors.Add($"REDIS_USERNAME='{Show(username)}' is invalid (expected 1-128 characters of A-Z a-z 0-9 . _ - @)");
+            if (redisPassword is null) errors.Add("REDIS_USERNAME is set but REDIS_PASSWORD / REDIS_PASSWORD_FILE is not (an ACL user needs a password)");
+        }
+
+        var dataDir = Trimmed(raw.DataDir) ?? "/data";
+        if (!Path.IsPathFullyQualified(dataDir)) errors.Add($"DATA_DIR='{Show(dataDir)}' must be an absolute path");
+
+        var masterWait = Int(errors, "MASTER_WAIT_TIMEOUT_MS", raw.MasterWaitTimeoutMs, DefaultMasterWaitTimeoutMs, 1000, 3_600_000);
+        var discovery = Int(errors, "DISCOVERY_TIMEOUT_MS", raw.DiscoveryTimeoutMs, DefaultDiscoveryTimeoutMs, 100, 120_000);
+
+        int? minReplicas = Trimmed(raw.MinReplicasToWrite) is null ? null : Int(errors, "MIN_REPLICAS_TO_WRITE", raw.MinReplicasToWrite, 0, 0, 100);
+        int? minLag = Trimmed(raw.MinReplicasMaxLag) is null ? null : Int(errors, "MIN_REPLICAS_MAX_LAG", raw.MinReplicasMaxLag, 10, 1, 3600);
+
+        TlsSettings? tls = null;
+        var tlsOn = Bool(errors, "TLS_ENABLED", raw.TlsEnabled, false);
+        if (tlsOn)
+        {
+            var ca = RequiredFile(errors, files, "TLS_CA_FILE", raw.TlsCaFile);
+            var cert = RequiredFile(errors, files, "TLS_CERT_FILE", raw.TlsCertFile);
+            var key = RequiredFile(errors, files, "TLS_KEY_FILE", raw.TlsKeyFile);
+            if (ca is not null && cert is not null && key is not null) tls = new TlsSettings(ca, cert, key);
+        }
+
+        if (errors.Count > 0) return (null, errors);
+
+        return (new CommonSettings
+        {
+            Mode = mode,
+            PodName = podName,
+            Ordinal = ordinal,
+            Namespace = ns,
+            RedisNodes = redisNodes!,
+            SentinelNodes = sentinelNodes!,
+            Self = self,
+            SelfAliases = aliases,
+            RedisPort = redisPort,
+            SentinelPort = sentinelPort,
+            MasterSetName = setName,
+            SentinelQuorum = quorum,
+            DownAfterMs = downAfter,
+            FailoverTimeoutMs = failoverTimeout,
+            ParallelSyncs = parallelSyncs,
+            MasterRebootDownAfterMs = rebootDownAfter,
+            RedisPassword = redisPassword,
+            RedisUsername = username,
+            SentinelPassword = sentinelPassword,
+            DataDir = dataDir,
+            MasterWaitTimeout = TimeSpan.FromMilliseconds(masterWait),
+            DiscoveryTimeout = TimeSpan.FromMilliseconds(discovery),
+            MinReplicasToWrite = minReplicas,
+            MinReplicasMaxLag = minLag,
+            Tls = tls,
+        }, errors);
+    }
+
+    /// <summary>Joins errors into the single line the programs print.</summary>
+    public static string OneLine(IEnumerable<string> errors) => string.Join("; ", errors);
+
+    internal static string? Trimmed(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();
+
+    /// <summary>An untrusted (non-secret) value shortened and stripped of control characters for an error line.</summary>
+    internal static string Show(string? s) => NodeAddress.Printable(s);
+
+    public static int Int(List<string> errors, string name, string? raw, int fallback, int min, int max)
+    {
+        var t = Trimmed(raw);
+        if (t is null) return fallback;
+        if (int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max) return v;
+        errors.Add($"{name}='{Show(t)}' is invalid (expected a whole number from {min} to {max})");
+        return fallback;
+    }
+
+    public static bool Bool(List<string> errors, string name, string? raw, bool fallback)
+    {
+        var t = Trimmed(raw)?.ToLowerInvariant();
+        switch (t)
+        {
+            case null: return fallback;
+            case "true" or "1" or "yes" or "on": return true;
+            case "false" or "0" or "no" or "off": return false;
+            default:
+                errors.Add($"{name}='{Show(raw)}' is invalid (expected true or false)");
+                return fallback;
+        }
+    }
+
+    static void CheckLabel(List<string> errors, string name, string value)
+    {
+        if (!DnsLabel().IsMatch(value)) errors.Add($"{name}='{Show(value)}' is invalid (expected a lower-case DNS label, e.g. redis)");
+    }
+
+    static IReadOnlyList<NodeAddress>? Nodes(List<string> errors, string name, string? raw, int defaultPort, Func<IReadOnlyList<NodeAddress>> derive)
+    {
+        if (Trimmed(raw) is null)
+        {
+            try { return derive(); }
+            catch (ArgumentException) { return null; } // the parts it is derived from already reported their errors
+        }
+        if (NodeAddress.TryParseList(raw, defaultPort, out var list, out var err)) return list;
+        errors.Add($"{name}='{Show(raw)}' is malformed: {err} (expected host:port,host:port,… in ordinal order)");
+        return null;
+    }
+
+    static IReadOnlyList<NodeAddress> Derive(string sts, string headless, string ns, string domain, int count, int port) =>
+        Enumerable.Range(0, count).Select(i => new NodeAddress($"{sts}-{i}.{headless}.{ns}.svc.{domain}", port)).ToArray();
+
+    static Secret? SecretValue(List<string> errors, ISettingsFiles files, string name, string? direct, string? file)
+    {
+        string? value;
+        var fileName = $"{name}_FILE";
+        if (!string.IsNullOrEmpty(direct) && Trimmed(file) is not null)
+        {
+            errors.Add($"{name} and {fileName} are both set (expected only one; prefer {fileName} with a mounted Secret)");
+            return null;
+        }
+        if (Trimmed(file) is { } path)
+        {
+            try { value = files.ReadAllText(path); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                errors.Add($"{fileName}='{Show(path)}' cannot be read ({FileProblem(e)}; expected a readable file holding the password)");
+                return null;
+            }
+            // A file written by `echo` or `kubectl create secret --from-file` usually ends in one newline.
+            if (value.EndsWith("\r\n", StringComparison.Ordinal)) value = value[..^2];
+            else if (value.EndsWith('\n')) value = value[..^1];
+        }
+        else value = direct;
+
+        if (string.IsNullOrEmpty(value)) return null;
+        var source = Trimmed(file) is not null ? $"the file in {fileName}" : name;
+        if (value.Contains('\n') || value.Contains('\r'))
+        {
+            errors.Add($"{source} contains a line break inside the password (expected a single line; passwords may not contain newlines)");
+            return null;
+        }
+        if (value.Contains('\0'))
+        {
+            errors.Add($"{source} contains a NUL byte (expected a password without NUL bytes)");
+            return null;
+        }
+        return new Secret(value);
+    }
+
+    static string FileProblem(Exception e) => e switch
+    {
+        FileNotFoundException or DirectoryNotFoundException => "no such file",
+        UnauthorizedAccessException => "permission denied",
+        _ => e.GetType().Name,
+    };
+
+    static string? RequiredFile(List<string> errors, ISettingsFiles files, string name, string? raw)
+    {
+        var path = Trimmed(raw);
+        if (path is null) { errors.Add($"{name} is required when TLS_ENABLED=true (expected the path of a PEM file)"); return null; }
+        if (!files.Exists(path)) { errors.Add($"{name}='{Show(path)}' does not exist (expected the path of a readable PEM file)"); return null; }
+        return path;
+    }
+
+    [GeneratedRegex("^([a-z0-9](?:[a-z0-9-]*[a-z0-9])?)-([0-9]+)$")]
+    private static partial Regex PodNamePattern();
+
+    [GeneratedRegex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    private static partial Regex DnsLabel();
+
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
+    private static partial Regex MasterSetNamePattern();
+
+    [GeneratedRegex("^[A-Za-z0-9._@-]{1,128}$")]
+    private static partial Regex UserNamePattern();
+}

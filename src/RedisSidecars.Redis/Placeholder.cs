@@ -1,1 +1,0 @@
-namespace RedisSidecars.Redis; internal static class Placeholder { }
