@@ -117,6 +117,11 @@ public static partial class SettingsValidator
 
         var redisPassword = SecretValue(errors, files, "REDIS_PASSWORD", raw.RedisPassword, raw.RedisPasswordFile);
         var sentinelPassword = SecretValue(errors, files, "SENTINEL_PASSWORD", raw.SentinelPassword, raw.SentinelPasswordFile);
+        if (mode == NodeMode.Sentinel)
+        {
+            SentinelRewritable(errors, "REDIS_PASSWORD", redisPassword);
+            SentinelRewritable(errors, "SENTINEL_PASSWORD", sentinelPassword);
+        }
         var username = Trimmed(raw.RedisUsername);
         if (username is not null)
         {
@@ -263,6 +268,18 @@ public static partial class SettingsValidator
             return null;
         }
         return new Secret(value);
+    }
+
+    /// <summary>
+    /// Sentinel rewrites its config on every failover and writes <c>auth-pass</c> / <c>sentinel-pass</c>
+    /// unquoted (Redis 7.0); a value with whitespace or quotes then makes the file unparseable when the
+    /// Sentinel container restarts. Refuse it here rather than leave that to fail later.
+    /// </summary>
+    static void SentinelRewritable(List<string> errors, string name, Secret? secret)
+    {
+        if (secret is null) return;
+        if (secret.Reveal().Any(c => c is ' ' or '\t' or '"' or '\'' || char.IsControl(c)))
+            errors.Add($"{name} contains a space, tab, quote or control character, which Redis Sentinel cannot keep: it rewrites its config unquoted and then fails to parse it on restart (expected a password without spaces, tabs or quotes for deployments with Sentinel)");
     }
 
     static string FileProblem(Exception e) => e switch

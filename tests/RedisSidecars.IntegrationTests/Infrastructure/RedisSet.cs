@@ -1,0 +1,276 @@
+using System.Diagnostics;
+using System.Text;
+using StackExchange.Redis;
+
+namespace RedisSidecars.IntegrationTests.Infrastructure;
+
+public enum NodeKind { Redis, Sentinel }
+
+/// <summary>One "pod": a loopback address, a directory, and the real server process once started.</summary>
+public sealed class Node(NodeKind kind, int ordinal, string ip, int port, string root)
+{
+    public NodeKind Kind { get; } = kind;
+    public int Ordinal { get; } = ordinal;
+    public string Name { get; } = (kind == NodeKind.Redis ? "redis-" : "sentinel-") + ordinal;
+    public string Ip { get; } = ip;
+    public int Port { get; } = port;
+    public string Address => $"{Ip}:{Port}";
+    public string Dir { get; } = Directory.CreateDirectory(Path.Combine(root, (kind == NodeKind.Redis ? "redis-" : "sentinel-") + ordinal)).FullName;
+    public string DataDir => Directory.CreateDirectory(Path.Combine(Dir, "data")).FullName;
+    public string ConfDir => Directory.CreateDirectory(Path.Combine(Dir, "etc")).FullName;
+    public string ConfPath => Path.Combine(ConfDir, Kind == NodeKind.Redis ? "redis.conf" : "sentinel.conf");
+    public string TemplatePath => Path.Combine(Dir, "template.conf");
+    public string LogPath => Path.Combine(Dir, "server.log");
+    public Process? Process { get; set; }
+    public bool Running => Process is { HasExited: false };
+    public string? LastInitStdout { get; set; }
+}
+
+public sealed record InitResult(int Code, string Stdout, string Stderr);
+
+/// <summary>
+/// A Redis + Sentinel set on loopback addresses: real redis-server / redis-sentinel processes whose
+/// configs are written by the published redis-init binary. Disposing kills every process and deletes the files.
+/// </summary>
+public sealed class RedisSet : IAsyncDisposable
+{
+    public const string MasterSet = "mymaster";
+    readonly string root;
+    readonly string? passwordFile;
+    readonly string? sentinelPasswordFile;
+
+    public RedisSet(int redisCount = 3, int sentinelCount = 3, string? password = null, string? sentinelPassword = null,
+        IDictionary<string, string>? extraEnv = null)
+    {
+        Block = LoopbackBlocks.Next();
+        root = Directory.CreateTempSubdirectory("redis-sidecars-it-").FullName;
+        Redis = Enumerable.Range(0, redisCount).Select(i => new Node(NodeKind.Redis, i, $"127.{Block}.1.{i + 1}", 6379, root)).ToArray();
+        Sentinels = Enumerable.Range(0, sentinelCount).Select(i => new Node(NodeKind.Sentinel, i, $"127.{Block}.2.{i + 1}", 26379, root)).ToArray();
+        Password = password;
+        SentinelPassword = sentinelPassword;
+        if (password is not null) passwordFile = WriteSecret("redis-password", password);
+        if (sentinelPassword is not null) sentinelPasswordFile = WriteSecret("sentinel-password", sentinelPassword);
+        ExtraEnv = new Dictionary<string, string>(extraEnv ?? new Dictionary<string, string>());
+        foreach (var n in Redis.Concat(Sentinels)) WriteTemplate(n);
+    }
+
+    public int Block { get; }
+    public IReadOnlyList<Node> Redis { get; }
+    public IReadOnlyList<Node> Sentinels { get; }
+    public string? Password { get; }
+    public string? SentinelPassword { get; }
+    public Dictionary<string, string> ExtraEnv { get; }
+    public string Root => root;
+
+    public string RedisNodes => string.Join(",", Redis.Select(n => n.Address));
+    public string SentinelNodes => string.Join(",", Sentinels.Select(n => n.Address));
+
+    string WriteSecret(string name, string value)
+    {
+        var path = Path.Combine(root, name);
+        File.WriteAllText(path, value + "\n");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return path;
+    }
+
+    void WriteTemplate(Node n)
+    {
+        var common = $"""
+            bind {n.Ip}
+            port {n.Port}
+            protected-mode no
+            daemonize no
+            logfile "{n.LogPath}"
+
+            """;
+        var text = n.Kind == NodeKind.Redis
+            ? common + $"""
+                dir "{n.DataDir}"
+                appendonly yes
+                appendfsync everysec
+                save ""
+                repl-diskless-sync yes
+                repl-diskless-sync-delay 0
+                """
+            : common + $"""
+                dir "{n.ConfDir}"
+                """;
+        File.WriteAllText(n.TemplatePath, text + "\n");
+    }
+
+    /// <summary>The environment a pod's containers get: explicit node lists, its own address, fast Sentinel timings.</summary>
+    public Dictionary<string, string> EnvFor(Node n)
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["POD_NAME"] = n.Name,
+            ["POD_NAMESPACE"] = "it",
+            ["REDIS_NODES"] = RedisNodes,
+            ["SENTINEL_NODES"] = SentinelNodes,
+            ["ANNOUNCE_HOST"] = n.Ip,
+            ["MASTER_SET_NAME"] = MasterSet,
+            ["DATA_DIR"] = Redis[Math.Min(n.Ordinal, Redis.Count - 1)].DataDir,
+            ["SENTINEL_DOWN_AFTER_MS"] = "1000",
+            ["SENTINEL_FAILOVER_TIMEOUT_MS"] = "4000",
+            ["DISCOVERY_TIMEOUT_MS"] = "3000",
+            ["MASTER_WAIT_TIMEOUT_MS"] = "30000",
+        };
+        if (n.Kind == NodeKind.Redis) env["DATA_DIR"] = n.DataDir;
+        if (passwordFile is not null) env["REDIS_PASSWORD_FILE"] = passwordFile;
+        if (sentinelPasswordFile is not null) env["SENTINEL_PASSWORD_FILE"] = sentinelPasswordFile;
+        foreach (var (k, v) in ExtraEnv) env[k] = v;
+        return env;
+    }
+
+    /// <summary>Runs the published redis-init for this pod, as its init container would.</summary>
+    public async Task<InitResult> InitAsync(Node n, IDictionary<string, string>? overrides = null, TimeSpan? timeout = null)
+    {
+        var env = EnvFor(n);
+        foreach (var (k, v) in overrides ?? new Dictionary<string, string>()) env[k] = v;
+        var mode = n.Kind == NodeKind.Redis ? "redis" : "sentinel";
+        var (code, stdout, stderr) = await Tools.RunAsync(Tools.RedisInit, [mode, "--template", n.TemplatePath, "--output", n.ConfPath], env, timeout ?? TimeSpan.FromSeconds(90));
+        n.LastInitStdout = stdout;
+        return new InitResult(code, stdout, stderr);
+    }
+
+    /// <summary>Init then start the server; fails the test if init fails.</summary>
+    public async Task<InitResult> StartAsync(Node n, IDictionary<string, string>? overrides = null)
+    {
+        var init = await InitAsync(n, overrides);
+        if (init.Code != 0) throw new InvalidOperationException($"redis-init for {n.Name} exited {init.Code}: {init.Stderr}");
+        StartServer(n);
+        await WaitUntilAsync(async () => await PingAsync(n), TimeSpan.FromSeconds(10), $"{n.Name} answers PING");
+        return init;
+    }
+
+    public void StartServer(Node n)
+    {
+        var psi = new ProcessStartInfo(n.Kind == NodeKind.Redis ? Tools.RedisServer : Tools.RedisSentinel)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        psi.ArgumentList.Add(n.ConfPath);
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        ProcessRegistry.Track(p);
+        n.Process = p;
+    }
+
+    /// <summary>Cold start: Redis pods in ordinal order, then Sentinels, as StatefulSets with OrderedReady do.</summary>
+    public async Task StartAllAsync()
+    {
+        foreach (var n in Redis) await StartAsync(n);
+        foreach (var n in Sentinels) await StartAsync(n);
+        await WaitUntilAsync(async () => (await SentinelMasterAsync(Sentinels[0])) is not null
+            && (await OnlineReplicasAsync(Redis[0])) == Redis.Count - 1, TimeSpan.FromSeconds(30), "set formed: master has all replicas online");
+    }
+
+    public void Kill(Node n)
+    {
+        if (n.Process is { } p && !p.HasExited) { Signals.Send(p.Id, Signals.SIGKILL); p.WaitForExit(5000); }
+    }
+
+    public void Pause(Node n) { if (n.Process is { } p) Signals.Send(p.Id, Signals.SIGSTOP); }
+    public void Resume(Node n) { if (n.Process is { } p) Signals.Send(p.Id, Signals.SIGCONT); }
+
+    public ConfigurationOptions Options(Node n, int timeoutMs = 1000)
+    {
+        var o = new ConfigurationOptions
+        {
+            AbortOnConnectFail = false,
+            ConnectTimeout = timeoutMs,
+            SyncTimeout = timeoutMs,
+            AsyncTimeout = timeoutMs,
+            AllowAdmin = true,
+            BacklogPolicy = BacklogPolicy.FailFast,
+            Protocol = RedisProtocol.Resp2,
+        };
+        o.EndPoints.Add(n.Ip, n.Port);
+        if (n.Kind == NodeKind.Sentinel) { o.CommandMap = CommandMap.Sentinel; o.Password = SentinelPassword; }
+        else o.Password = Password;
+        return o;
+    }
+
+    /// <summary>One command on a fresh connection; null when the node does not answer.</summary>
+    public async Task<RedisResult?> TryExecAsync(Node n, string command, params object[] args)
+    {
+        try
+        {
+            var o = Options(n);
+            o.AbortOnConnectFail = true;
+            await using var mux = await ConnectionMultiplexer.ConnectAsync(o).WaitAsync(TimeSpan.FromSeconds(3));
+            return await mux.GetServer(n.Ip, n.Port).ExecuteAsync(command, args).WaitAsync(TimeSpan.FromSeconds(3));
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException) { return null; }
+    }
+
+    public async Task<bool> PingAsync(Node n) => (await TryExecAsync(n, "PING"))?.ToString() == "PONG";
+
+    /// <summary>The master a Sentinel names, as host:port, or null.</summary>
+    public async Task<string?> SentinelMasterAsync(Node sentinel)
+    {
+        var r = await TryExecAsync(sentinel, "SENTINEL", "get-master-addr-by-name", MasterSet);
+        return r is null || r.IsNull ? null : $"{(string?)r[0]}:{(string?)r[1]}";
+    }
+
+    /// <summary>The master every running Sentinel agrees on, or null.</summary>
+    public async Task<string?> AgreedMasterAsync()
+    {
+        var answers = new List<string?>();
+        foreach (var s in Sentinels.Where(s => s.Running)) answers.Add(await SentinelMasterAsync(s));
+        return answers.Count > 0 && answers.All(a => a is not null && a == answers[0]) ? answers[0] : null;
+    }
+
+    public async Task<string?> RoleAsync(Node n) => (await TryExecAsync(n, "ROLE")) is { } r && !r.IsNull ? (string?)r[0] : null;
+
+    /// <summary>Replicas the master lists as state=online (synced, not merely connected).</summary>
+    public async Task<int> OnlineReplicasAsync(Node master)
+    {
+        var info = (await TryExecAsync(master, "INFO", "replication"))?.ToString() ?? "";
+        return info.Split('\n').Count(l => l.StartsWith("slave", StringComparison.Ordinal) && l.Contains("state=online", StringComparison.Ordinal));
+    }
+
+    public Node NodeAt(string address) => Redis.Concat(Sentinels).Single(n => n.Address == address);
+
+    public async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < timeout)
+        {
+            if (await condition()) return;
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"timed out after {timeout.TotalSeconds:0}s waiting until {what}\n{Diagnostics()}");
+    }
+
+    /// <summary>The tail of every server's log, for failure messages.</summary>
+    public string Diagnostics()
+    {
+        var sb = new StringBuilder();
+        foreach (var n in Redis.Concat(Sentinels))
+        {
+            sb.AppendLine($"--- {n.Name} {n.Address} running={n.Running} init: {n.LastInitStdout?.Trim()}");
+            sb.Append(Text.Tail(n.LogPath, 12));
+        }
+        return sb.ToString();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var n in Redis.Concat(Sentinels))
+        {
+            if (n.Process is { } p)
+            {
+                try { if (!p.HasExited) { Signals.Send(p.Id, Signals.SIGCONT); p.Kill(); await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(5)); } }
+                catch (Exception e) when (e is InvalidOperationException or TimeoutException) { }
+                p.Dispose();
+            }
+        }
+        try { Directory.Delete(root, recursive: true); } catch (IOException) { }
+    }
+}

@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace RedisSidecars.IntegrationTests.Infrastructure;
+
+/// <summary>Where the real servers and our published binaries are. Missing = a test failure, never a skip.</summary>
+public static class Tools
+{
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    public static string RedisServer => Which("redis-server");
+    public static string RedisSentinel => Which("redis-sentinel");
+
+    public static string RedisInit => Published("REDIS_INIT_BIN", "InitConfig", "redis-init");
+    public static string RedisSidecar => Published("REDIS_SIDECAR_BIN", "SentinelSidecar", "redis-sidecar");
+
+    static string Published(string envVar, string project, string name)
+    {
+        var path = Environment.GetEnvironmentVariable(envVar)
+            ?? Path.Combine(RepoRoot, "artifacts", "publish", project, "release_linux-x64", name);
+        if (!File.Exists(path))
+            throw new InvalidOperationException(
+                $"{name} is not published at {path}: run `dotnet publish src/{project} -c Release -r linux-x64` (scripts/test.sh does) or set {envVar}");
+        return path;
+    }
+
+    static string Which(string name)
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/bin").Append("/usr/sbin"))
+        {
+            var candidate = Path.Combine(dir, name);
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new InvalidOperationException($"{name} is not installed: run `apt-get install -y redis-server redis-sentinel redis-tools` (scripts/test.sh does)");
+    }
+
+    static string FindRepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "RedisSidecars.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("cannot find RedisSidecars.sln above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>Runs a program to completion with an exact environment; returns exit code and output.</summary>
+    public static async Task<(int Code, string Stdout, string Stderr)> RunAsync(string file, IEnumerable<string> args, IDictionary<string, string> env, TimeSpan timeout)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment.Clear();
+        psi.Environment["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin";
+        foreach (var (k, v) in env) psi.Environment[k] = v;
+        using var p = Process.Start(psi)!;
+        ProcessRegistry.Track(p);
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try { await p.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{Path.GetFileName(file)} did not finish within {timeout.TotalSeconds:0}s; stderr: {await stderr}");
+        }
+        return (p.ExitCode, await stdout, await stderr);
+    }
+}
+
+/// <summary>Every process a test starts, killed when the test host exits even if a test forgot.</summary>
+public static class ProcessRegistry
+{
+    static readonly List<Process> Processes = [];
+
+    static ProcessRegistry() => AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
+
+    public static void Track(Process p) { lock (Processes) Processes.Add(p); }
+
+    public static void KillAll()
+    {
+        lock (Processes)
+        {
+            foreach (var p in Processes)
+            {
+                try { if (!p.HasExited) { Signals.Send(p.Id, Signals.SIGCONT); p.Kill(entireProcessTree: true); } }
+                catch (InvalidOperationException) { }
+            }
+            Processes.Clear();
+        }
+    }
+}
+
+public static partial class Signals
+{
+    public const int SIGKILL = 9, SIGTERM = 15, SIGSTOP = 19, SIGCONT = 18;
+
+    public static void Send(int pid, int signal) => _ = Kill(pid, signal);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int Kill(int pid, int sig);
+}
+
+/// <summary>Gives each test its own block of loopback addresses (127.N.1.x for Redis, 127.N.2.x for Sentinels).</summary>
+public static class LoopbackBlocks
+{
+    static int next = 40 + Environment.ProcessId % 150;
+    public static int Next() => Interlocked.Increment(ref next) % 200 + 20;
+}
+
+public static class Text
+{
+    public static string Tail(string path, int lines = 25)
+    {
+        try
+        {
+            var all = File.ReadAllLines(path);
+            var sb = new StringBuilder();
+            foreach (var l in all.Skip(Math.Max(0, all.Length - lines))) sb.AppendLine(l);
+            return sb.ToString();
+        }
+        catch (IOException) { return "(no log)"; }
+    }
+}
