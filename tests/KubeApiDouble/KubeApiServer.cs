@@ -336,6 +336,12 @@ public sealed partial class KubeApiServer : IAsyncDisposable
         {
             code = 499; // the client went away (or the double stopped) before an answer
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            code = 500; // a bug in the double: say so in the body rather than drop the connection
+            fault = "double-error";
+            await WriteAsync(context, 500, KubeStatus.Failure(500, $"KubeApiDouble failed: {e}")).ConfigureAwait(false);
+        }
         finally
         {
             var recorded = new RecordedRequest(started, elapsed, request.Method, path, request.QueryString.Value ?? "",
@@ -356,15 +362,15 @@ public sealed partial class KubeApiServer : IAsyncDisposable
             fault("hang");
             await HangAsync(until, context.RequestAborted).ConfigureAwait(false);
         }
-        else if (rule is not null)
+        else if (rule is { Status: var failWith })
         {
-            fault($"fail {rule.Status}");
-            if (rule.Status == 429)
+            fault($"fail {failWith}");
+            if (failWith == 429)
             {
                 context.Response.Headers.RetryAfter = "1";
             }
 
-            throw new KubeApiException(rule.Status, KubeStatus.DefaultMessage(rule.Status));
+            throw new KubeApiException(failWith, KubeStatus.DefaultMessage(failWith));
         }
 
         if (request.Headers.Authorization.ToString() != $"Bearer {Token}")
