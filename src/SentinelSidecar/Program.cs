@@ -1,1 +1,1 @@
-return 0;
+return await RedisSidecars.Sidecar.SidecarApp.MainAsync(args);

@@ -3,7 +3,7 @@ using RedisSidecars.Core.Addressing;
 namespace RedisSidecars.Core.Discovery;
 
 /// <summary>One Sentinel's answer to "who is the master of the set?". <see cref="Error"/> set = no answer.</summary>
-public sealed record SentinelAnswer(NodeAddress Sentinel, NodeAddress? Master, bool FailoverInProgress, string? Error = null)
+public sealed record SentinelAnswer(NodeAddress Sentinel, NodeAddress? Master, bool FailoverInProgress, string? Error = null, long ConfigEpoch = 0)
 {
     public bool Answered => Error is null && Master is not null;
     public static SentinelAnswer Failed(NodeAddress sentinel, string error) => new(sentinel, null, false, error);

@@ -1,0 +1,52 @@
+using Microsoft.Extensions.Logging;
+
+namespace RedisSidecars.Sidecar.Hosting;
+
+/// <summary>Every log line of the sidecar: stable event ids, constant text, named fields. No secrets.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "redis-sidecar {Version} started: pod={Pod} namespace={Namespace} local={Local} sentinels={Sentinels} label={Label}")]
+    public static partial void Started(ILogger logger, string version, string pod, string @namespace, string local, int sentinels, string label);
+
+    [LoggerMessage(2, LogLevel.Information, "role change: label {From} -> {To}, ready {ReadyFrom} -> {ReadyTo}: {Reason}")]
+    public static partial void RoleChanged(ILogger logger, string from, string to, bool readyFrom, bool readyTo, string reason);
+
+    [LoggerMessage(3, LogLevel.Information, "+switch-master from {Sentinel}: master={Master} epoch={Epoch} accepted={Accepted}")]
+    public static partial void SwitchMaster(ILogger logger, string sentinel, string master, long epoch, bool accepted);
+
+    [LoggerMessage(4, LogLevel.Warning, "Sentinel {Sentinel}: {Problem}")]
+    public static partial void SentinelProblem(ILogger logger, string sentinel, string problem);
+
+    [LoggerMessage(5, LogLevel.Warning, "local Redis {Local}: {Problem}")]
+    public static partial void LocalProblem(ILogger logger, string local, string problem);
+
+    [LoggerMessage(6, LogLevel.Warning, "Kubernetes API: {Operation} failed: {Problem}")]
+    public static partial void ApiProblem(ILogger logger, string operation, string problem);
+
+    [LoggerMessage(7, LogLevel.Error, "Kubernetes API forbids {Verb} on {Resource} {Name}: the Role needs: apiGroups [\"\"], resources [\"{Resource}\"], verbs [\"{Verb}\"], resourceNames [\"{Name}\"]")]
+    public static partial void Forbidden(ILogger logger, string verb, string resource, string name);
+
+    [LoggerMessage(8, LogLevel.Information, "handover: {Step}")]
+    public static partial void Handover(ILogger logger, string step);
+
+    [LoggerMessage(9, LogLevel.Warning, "handover: {Problem}")]
+    public static partial void HandoverProblem(ILogger logger, string problem);
+
+    [LoggerMessage(10, LogLevel.Warning, "waiting for pod {Peer} to drop the master label before labelling this pod master")]
+    public static partial void WaitingForPeer(ILogger logger, string peer);
+
+    [LoggerMessage(11, LogLevel.Warning, "pod {Peer} still carries the master label after {Seconds}s; its sidecar is gone or stuck; labelling this pod anyway")]
+    public static partial void PeerStillLabelled(ILogger logger, string peer, double seconds);
+
+    [LoggerMessage(12, LogLevel.Error, "reconcile failed: {Problem}")]
+    public static partial void ReconcileFailed(ILogger logger, string problem);
+
+    [LoggerMessage(13, LogLevel.Information, "shutting down: {Reason}")]
+    public static partial void ShuttingDown(ILogger logger, string reason);
+
+    [LoggerMessage(14, LogLevel.Warning, "readiness condition {Condition} not declared in spec.readinessGates: only /readyz reports readiness")]
+    public static partial void NoReadinessGate(ILogger logger, string condition);
+
+    [LoggerMessage(15, LogLevel.Information, "HTTP endpoints on port {Port}: /livez /readyz /metrics /handover")]
+    public static partial void Listening(ILogger logger, int port);
+}

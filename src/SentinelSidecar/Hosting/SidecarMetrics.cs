@@ -1,0 +1,74 @@
+using System.Globalization;
+using System.Text;
+
+namespace RedisSidecars.Sidecar.Hosting;
+
+public sealed class Counter
+{
+    long value;
+    public void Increment() => Interlocked.Increment(ref value);
+    public long Value => Interlocked.Read(ref value);
+}
+
+/// <summary>The sidecar's Prometheus metrics, rendered in the text exposition format.</summary>
+public sealed class SidecarMetrics
+{
+    static readonly double[] Buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+    readonly long[] bucketCounts = new long[Buckets.Length];
+    readonly object histogramGate = new();
+    double latencySum;
+    long latencyCount;
+
+    public Counter LabelPatches { get; } = new();
+    public Counter FailoversObserved { get; } = new();
+    public Counter ApiErrors { get; } = new();
+    public Counter Handovers { get; } = new();
+    /// <summary>0 unknown, 1 replica, 2 master (the label this pod carries).</summary>
+    public int Role { get; set; }
+    public bool Ready { get; set; }
+    public int SentinelsReachable { get; set; }
+    public int SentinelsConfigured { get; set; }
+
+    public void ObserveEventToLabel(TimeSpan elapsed)
+    {
+        lock (histogramGate)
+        {
+            for (var i = 0; i < Buckets.Length; i++) if (elapsed.TotalSeconds <= Buckets[i]) bucketCounts[i]++;
+            latencySum += elapsed.TotalSeconds;
+            latencyCount++;
+        }
+    }
+
+    public string Render()
+    {
+        var sb = new StringBuilder();
+        Gauge(sb, "redis_sidecar_role", "Role label this pod carries: 0 unknown, 1 replica, 2 master.", Role);
+        Gauge(sb, "redis_sidecar_ready", "1 when this pod reports ready.", Ready ? 1 : 0);
+        Gauge(sb, "redis_sidecar_sentinels_reachable", "Sentinels that answered the last poll.", SentinelsReachable);
+        Gauge(sb, "redis_sidecar_sentinels_configured", "Sentinels configured.", SentinelsConfigured);
+        CounterLine(sb, "redis_sidecar_label_patches_total", "Role label patches sent.", LabelPatches.Value);
+        CounterLine(sb, "redis_sidecar_failovers_observed_total", "Failovers observed (+switch-master accepted or master changed).", FailoversObserved.Value);
+        CounterLine(sb, "redis_sidecar_api_errors_total", "Kubernetes API errors (including retried ones).", ApiErrors.Value);
+        CounterLine(sb, "redis_sidecar_handovers_total", "Planned handovers performed.", Handovers.Value);
+        sb.Append("# HELP redis_sidecar_event_to_label_seconds Time from a Sentinel failover event to the role label patched.\n");
+        sb.Append("# TYPE redis_sidecar_event_to_label_seconds histogram\n");
+        lock (histogramGate)
+        {
+            for (var i = 0; i < Buckets.Length; i++)
+                sb.Append("redis_sidecar_event_to_label_seconds_bucket{le=\"").Append(Buckets[i].ToString(CultureInfo.InvariantCulture)).Append("\"} ")
+                  .Append(bucketCounts[i].ToString(CultureInfo.InvariantCulture)).Append('\n');
+            sb.Append("redis_sidecar_event_to_label_seconds_bucket{le=\"+Inf\"} ").Append(latencyCount.ToString(CultureInfo.InvariantCulture)).Append('\n');
+            sb.Append("redis_sidecar_event_to_label_seconds_sum ").Append(latencySum.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+            sb.Append("redis_sidecar_event_to_label_seconds_count ").Append(latencyCount.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        }
+        return sb.ToString();
+    }
+
+    static void Gauge(StringBuilder sb, string name, string help, long value) =>
+        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(" gauge\n")
+          .Append(name).Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+
+    static void CounterLine(StringBuilder sb, string name, string help, long value) =>
+        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(" counter\n")
+          .Append(name).Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+}
