@@ -129,7 +129,7 @@ public static class HostName
 {
     public static bool IsValid(string? host)
     {
-        if (string.IsNullOrEmpty(host) || host.Length > 253) return false;
+        if (string.IsNullOrEmpty(host) || host.Length > 253 || host.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))) return false;
         if (host.Contains(':'))
             return IPAddress.TryParse(host, out var ip6) && ip6.AddressFamily == AddressFamily.InterNetworkV6;
         if (host.All(c => char.IsAsciiDigit(c) || c == '.'))

@@ -27,9 +27,11 @@ public static class RedisConfRenderer
 {
     static readonly HashSet<string> Owned = new(StringComparer.Ordinal)
     {
-        "replicaof", "slaveof", "masterauth", "masteruser", "requirepass",
-        "replica-announce-ip", "replica-announce-port", "slave-announce-ip", "slave-announce-port",
+        "replicaof", "slaveof", "replica-announce-ip", "replica-announce-port", "slave-announce-ip", "slave-announce-port",
     };
+
+    /// <summary>Owned only when a password is configured: otherwise the template's own auth lines stay.</summary>
+    static readonly HashSet<string> OwnedWithPassword = new(StringComparer.Ordinal) { "masterauth", "masteruser", "requirepass" };
 
     static readonly HashSet<string> OwnedWithTls = new(StringComparer.Ordinal)
     {
@@ -90,6 +92,7 @@ public static class RedisConfRenderer
     {
         var name = directive[0];
         if (Owned.Contains(name)) return true;
+        if (input.Password is not null && OwnedWithPassword.Contains(name)) return true;
         if (input.Tls is not null && OwnedWithTls.Contains(name)) return true;
         if (input.MinReplicasToWrite is not null && name is "min-replicas-to-write" or "min-slaves-to-write" or "min-replicas-max-lag" or "min-slaves-max-lag") return true;
         if (name == "user" && directive.Count > 1 && input.Username is { } u && u != "default"

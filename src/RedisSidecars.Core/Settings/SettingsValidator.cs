@@ -127,11 +127,11 @@ public static partial class SettingsValidator
         {
             if (!UserNamePattern().IsMatch(username))
                 errors.Add($"REDIS_USERNAME='{Show(username)}' is invalid (expected 1-128 characters of A-Z a-z 0-9 . _ - @)");
-            if (redisPassword is null) errors.Add("REDIS_USERNAME is set but REDIS_PASSWORD / REDIS_PASSWORD_FILE is not (an ACL user needs a password)");
+            if (redisPassword is null) errors.Add("REDIS_USERNAME is set but REDIS_PASSWORD / REDIS_PASSWORD_FILE is not (expected a password for the ACL user)");
         }
 
         var dataDir = Trimmed(raw.DataDir) ?? "/data";
-        if (!Path.IsPathFullyQualified(dataDir)) errors.Add($"DATA_DIR='{Show(dataDir)}' must be an absolute path");
+        if (!Path.IsPathFullyQualified(dataDir)) errors.Add($"DATA_DIR='{Show(dataDir)}' is not an absolute path (expected e.g. /data)");
 
         var masterWait = Int(errors, "MASTER_WAIT_TIMEOUT_MS", raw.MasterWaitTimeoutMs, DefaultMasterWaitTimeoutMs, 1000, 3_600_000);
         var discovery = Int(errors, "DISCOVERY_TIMEOUT_MS", raw.DiscoveryTimeoutMs, DefaultDiscoveryTimeoutMs, 100, 120_000);

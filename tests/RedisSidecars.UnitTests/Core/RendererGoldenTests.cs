@@ -65,6 +65,7 @@ public class RendererGoldenTests
             Announce = Addr("127.0.1.2:6379"),
             ReplicaOf = Addr("127.0.1.1:6379"),
             Port = 6379,
+            Password = new Secret("new secret"),
             Decision = "role=replica master=127.0.1.1:6379 source=sentinels agree=2/3",
         }),
         ["redis-ipv6-master"] = t => RedisConfRenderer.Render(new RedisConfInput
@@ -158,11 +159,28 @@ public class RendererGoldenTests
         var directives = output.Split('\n').Select(ConfigQuoting.Directive).Where(d => d is not null).Select(d => d![0]).ToList();
 
         Assert.Single(directives, d => d == "replicaof");
-        Assert.DoesNotContain("requirepass", directives);
-        Assert.DoesNotContain("masterauth", directives);
+        Assert.Single(directives, d => d == "requirepass");
+        Assert.Single(directives, d => d == "masterauth");
+        Assert.DoesNotContain("masteruser", directives);
         Assert.DoesNotContain("slaveof", directives);
+        Assert.DoesNotContain("old secret", output);
         foreach (var kept in new[] { "bind", "port", "dir", "appendonly" })
             Assert.Contains(kept, directives);
+    }
+
+    [Fact]
+    public void Render_TemplateAuthWithoutConfiguredPassword_TemplateAuthKept()
+    {
+        var output = RedisConfRenderer.Render(new RedisConfInput
+        {
+            Template = "requirepass \"from template\"\nmasterauth \"from template\"\n",
+            Announce = Addr("127.0.1.2:6379"),
+            ReplicaOf = null,
+            Port = 6379,
+            Decision = "role=master",
+        });
+        Assert.Contains("requirepass \"from template\"\n", output);
+        Assert.Contains("masterauth \"from template\"\n", output);
     }
 
     [Fact]

@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using RedisSidecars.Core.Settings;
+using RedisSidecars.KubeApiDouble;
+
+namespace RedisSidecars.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// A <see cref="RedisSet"/> plus the API server double holding its pods, and one published
+/// redis-sidecar process per Redis pod, each on its own HTTP port.
+/// </summary>
+public sealed class SidecarSet : IAsyncDisposable
+{
+    public const string Namespace = "it";
+    public const string Label = SidecarDefaults.MasterLabelName;
+    public const string Master = SidecarDefaults.MasterLabelValue;
+    public const string Condition = SidecarDefaults.ReadinessConditionType;
+
+    readonly Process?[] sidecars;
+    readonly Dictionary<string, string> sidecarEnv;
+
+    SidecarSet(RedisSet set, KubeApiServer api, string kubeconfig, Dictionary<string, string> sidecarEnv)
+    {
+        Set = set;
+        Api = api;
+        Kubeconfig = kubeconfig;
+        this.sidecarEnv = sidecarEnv;
+        sidecars = new Process?[set.Redis.Count];
+        HttpPorts = set.Redis.Select(_ => FreePort()).ToArray();
+    }
+
+    public RedisSet Set { get; }
+    public KubeApiServer Api { get; }
+    public string Kubeconfig { get; }
+    public int[] HttpPorts { get; }
+
+    /// <summary>Starts Redis + Sentinel (configs from redis-init), the API double with the pods, and the sidecars.</summary>
+    public static async Task<SidecarSet> StartAsync(string? password = null, IDictionary<string, string>? sidecarEnv = null, bool startSidecars = true)
+    {
+        var set = new RedisSet(password: password);
+        var api = await KubeApiServer.StartAsync(IPAddress.Loopback);
+        foreach (var n in set.Redis)
+            api.AddPod(Namespace, n.Name, new Dictionary<string, string> { ["app"] = "redis" }, [Condition]);
+        var kubeconfig = api.WriteKubeconfig(Path.Combine(set.Root, "kubeconfig"), Namespace);
+        var env = new Dictionary<string, string>
+        {
+            ["KUBECONFIG"] = kubeconfig,
+            ["RECONCILE_INTERVAL_MS"] = "500",
+            ["SENTINEL_LOSS_GRACE_MS"] = "3000",
+            ["HANDOVER_TIMEOUT_MS"] = "15000",
+            ["MASTER_LABEL_WAIT_MS"] = "5000",
+        };
+        foreach (var (k, v) in sidecarEnv ?? new Dictionary<string, string>()) env[k] = v;
+        var s = new SidecarSet(set, api, kubeconfig, env);
+        try
+        {
+            await set.StartAllAsync();
+            if (startSidecars) for (var i = 0; i < set.Redis.Count; i++) s.StartSidecar(i);
+            return s;
+        }
+        catch
+        {
+            await s.DisposeAsync();
+            throw;
+        }
+    }
+
+    public Dictionary<string, string> EnvFor(int i)
+    {
+        var n = Set.Redis[i];
+        var env = Set.EnvFor(n);
+        env["LOCAL_REDIS"] = n.Address;
+        env["HTTP_PORT"] = HttpPorts[i].ToString(System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var (k, v) in sidecarEnv) env[k] = v;
+        return env;
+    }
+
+    public string SidecarLog(int i) => Path.Combine(Set.Redis[i].Dir, "sidecar.log");
+
+    public void StartSidecar(int i)
+    {
+        var psi = new ProcessStartInfo(Tools.RedisSidecar) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment.Clear();
+        psi.Environment["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin";
+        foreach (var (k, v) in EnvFor(i)) psi.Environment[k] = v;
+        var p = Process.Start(psi)!;
+        ProcessRegistry.Track(p);
+        var log = new StreamWriter(SidecarLog(i), append: true) { AutoFlush = true };
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        p.Exited += (_, _) => { lock (log) log.Dispose(); };
+        p.EnableRaisingEvents = true;
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        sidecars[i] = p;
+    }
+
+    public Process? Sidecar(int i) => sidecars[i];
+
+    public void KillSidecar(int i)
+    {
+        if (sidecars[i] is { } p && !p.HasExited) { p.Kill(); p.WaitForExit(5000); }
+    }
+
+    /// <summary>SIGTERM, as the kubelet sends it; waits for the exit.</summary>
+    public async Task<int> TerminateSidecarAsync(int i, TimeSpan timeout)
+    {
+        var p = sidecars[i]!;
+        Signals.Send(p.Id, Signals.SIGTERM);
+        await p.WaitForExitAsync().WaitAsync(timeout);
+        return p.ExitCode;
+    }
+
+    public string? LabelOf(int i) => Api.GetLabel(Namespace, Set.Redis[i].Name, Label);
+
+    public string? ConditionOf(int i)
+    {
+        var pod = Api.GetPod(Namespace, Set.Redis[i].Name);
+        var conditions = pod?["status"]?["conditions"] as JsonArray;
+        return conditions?.OfType<JsonObject>().FirstOrDefault(c => (string?)c["type"] == Condition)?["status"]?.GetValue<string>();
+    }
+
+    public int[] MasterLabelled() => Enumerable.Range(0, Set.Redis.Count).Where(i => LabelOf(i) == Master).ToArray();
+
+    public async Task<(int Code, string Body)> HttpAsync(int i, string method, string path, TimeSpan? timeout = null)
+    {
+        using var http = new HttpClient { Timeout = timeout ?? TimeSpan.FromSeconds(5) };
+        using var request = new HttpRequestMessage(new HttpMethod(method), $"http://127.0.0.1:{HttpPorts[i]}{path}");
+        using var response = await http.SendAsync(request);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>Labels as the Sentinels say: the agreed master labelled master and ready, the others replica.</summary>
+    public async Task WaitForLabelsToMatchSentinelsAsync(TimeSpan timeout, string what)
+    {
+        await Set.WaitUntilAsync(async () =>
+        {
+            var master = await Set.AgreedMasterAsync();
+            if (master is null) return false;
+            for (var i = 0; i < Set.Redis.Count; i++)
+            {
+                var isMaster = Set.Redis[i].Address == master;
+                if ((LabelOf(i) == Master) != isMaster) return false;
+                if (isMaster && ConditionOf(i) != "True") return false;
+            }
+            return true;
+        }, timeout, what + "\n" + Diagnostics());
+    }
+
+    public string Diagnostics()
+    {
+        var sb = new System.Text.StringBuilder();
+        for (var i = 0; i < Set.Redis.Count; i++)
+        {
+            sb.AppendLine($"--- sidecar {i} label={LabelOf(i)} condition={ConditionOf(i)}");
+            sb.Append(Text.Tail(SidecarLog(i), 15));
+        }
+        return sb.ToString();
+    }
+
+    static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        for (var i = 0; i < sidecars.Length; i++)
+        {
+            if (sidecars[i] is { } p)
+            {
+                try { if (!p.HasExited) { p.Kill(); await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(5)); } }
+                catch (Exception e) when (e is InvalidOperationException or TimeoutException) { }
+                p.Dispose();
+            }
+        }
+        await Api.DisposeAsync();
+        await Set.DisposeAsync();
+    }
+}
