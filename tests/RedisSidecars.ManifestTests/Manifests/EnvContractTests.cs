@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.Configuration;
 using k8s.Models;
 using RedisSidecars.Core.Settings;
 using RedisSidecars.ManifestTests.Infrastructure;
@@ -96,14 +97,34 @@ public class EnvContractTests
                 _ => throw new Xunit.Sdk.XunitException($"{pod}/{c.Name}: {name} comes from {v.Source}, which the test cannot fill in"),
             };
 
-        var raw = SettingsLoader.BindRaw(SettingsLoader.Build([], null, env));
-        var (settings, errors) = SettingsValidator.Validate(raw, mode, new MountedFiles(r, pod, c));
+        var configuration = SettingsLoader.Build([], null, env);
+        var raw = SettingsLoader.BindRaw(configuration);
+        var files = new MountedFiles(r, pod, c);
+        var (settings, errors) = SettingsValidator.Validate(raw, mode, files);
 
         Assert.True(errors.Count == 0, $"{overlay} {which}: {SettingsValidator.OneLine(errors)}");
         Assert.NotNull(settings);
         Assert.Equal(ns, settings.Namespace);
         Assert.NotNull(settings.RedisPassword); // auth is on in every overlay
         Assert.NotNull(settings.SentinelPassword);
+
+        if (Contract.Program(c.Image) != "redis-sidecar") return;
+        var side = new SidecarRawOptions();
+        configuration.Bind(side);
+        var (sidecar, sidecarErrors) = SidecarSettingsValidator.Validate(raw, side, mode, files);
+        Assert.True(sidecarErrors.Count == 0, $"{overlay} {which}: {SettingsValidator.OneLine(sidecarErrors)}");
+        Assert.NotNull(sidecar);
+        // What the tests compare the manifests against is what the sidecar itself resolves.
+        var view = r.Sidecar(c);
+        Assert.Equal((view.LabelName, view.MasterValue, view.ReplicaValue, view.ConditionType, view.HttpPort, view.HandoverTimeoutMs),
+            (sidecar.LabelName, sidecar.MasterLabelValue, sidecar.ReplicaLabelValue, sidecar.ReadinessConditionType, sidecar.HttpPort, (int)sidecar.HandoverTimeout.TotalMilliseconds));
+        if (mode == NodeMode.Redis)
+        {
+            // The pods the sidecar reads and patches by name are exactly the ones its Role names.
+            var role = r.All<V1Role>().Single(x => x.Rules.Any(rule => rule.Resources.Contains("pods/status")));
+            foreach (var rule in role.Rules.Where(rule => rule.Resources.Any(res => res.StartsWith("pods", StringComparison.Ordinal))))
+                Assert.Equal(sidecar.PodNames, rule.ResourceNames);
+        }
     }
 
     [Theory, MemberData(nameof(Overlays))]
