@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using StackExchange.Redis;
+
+namespace RedisSidecars.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// A client as applications write: one pooled connection to whichever pod is labelled master, SET then
+/// <c>WAIT 1</c> every millisecond, re-opened only after an error. Remembers every write a replica acknowledged.
+/// </summary>
+public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set) : IAsyncDisposable
+{
+    readonly CancellationTokenSource stop = new();
+    readonly List<(long N, TimeSpan At)> acked = [];
+    Task? loop;
+    public int Errors { get; private set; }
+    public int Reconnects { get; private set; }
+
+    public IReadOnlyList<(long N, TimeSpan At)> Acked { get { lock (acked) return acked.ToArray(); } }
+
+    public void Start() => loop = Task.Run(() => RunAsync(stop.Token));
+
+    async Task RunAsync(CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        ConnectionMultiplexer? mux = null;
+        long n = 0;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                if (mux is null)
+                {
+                    var target = labelledMaster();
+                    if (target is null) { await Task.Delay(2, ct); continue; }
+                    var o = set.Options(target, 2000);
+                    o.AbortOnConnectFail = true;
+                    mux = await ConnectionMultiplexer.ConnectAsync(o);
+                    Reconnects++;
+                }
+                var db = mux.GetDatabase();
+                var key = $"w:{++n}";
+                await db.ExecuteAsync("SET", key, n.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                var replicas = (long)await db.ExecuteAsync("WAIT", 1, 200);
+                if (replicas >= 1) lock (acked) acked.Add((n, clock.Elapsed));
+                await Task.Delay(1, ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { break; }
+            catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+            {
+                Errors++;
+                if (mux is not null) { await mux.DisposeAsync(); mux = null; }
+            }
+        }
+        if (mux is not null) await mux.DisposeAsync();
+    }
+
+    /// <summary>The longest time between two acknowledged writes.</summary>
+    public TimeSpan LongestGap()
+    {
+        var a = Acked;
+        var gap = TimeSpan.Zero;
+        for (var i = 1; i < a.Count; i++) if (a[i].At - a[i - 1].At > gap) gap = a[i].At - a[i - 1].At;
+        return gap;
+    }
+
+    /// <summary>Acknowledged writes missing (or wrong) on <paramref name="node"/>.</summary>
+    public async Task<IReadOnlyList<long>> LostOnAsync(Node node)
+    {
+        var lost = new List<long>();
+        var o = set.Options(node, 5000);
+        o.AbortOnConnectFail = true;
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(o);
+        var db = mux.GetDatabase();
+        foreach (var chunk in Acked.Chunk(500))
+        {
+            var values = await db.StringGetAsync(chunk.Select(c => (RedisKey)$"w:{c.N}").ToArray());
+            for (var i = 0; i < chunk.Length; i++)
+                if ((string?)values[i] != chunk[i].N.ToString(System.Globalization.CultureInfo.InvariantCulture)) lost.Add(chunk[i].N);
+        }
+        return lost;
+    }
+
+    /// <summary>Stops the writer (idempotent).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!stop.IsCancellationRequested) await stop.CancelAsync();
+        if (loop is not null) await loop;
+    }
+}
