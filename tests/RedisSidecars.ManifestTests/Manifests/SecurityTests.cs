@@ -49,6 +49,13 @@ public class SecurityTests
     }
 
     [Theory, MemberData(nameof(Overlays))]
+    public void Namespace_EnforcesTheRestrictedPodSecurityStandard(string overlay)
+    {
+        var ns = Kustomize.Overlay(overlay).All<V1Namespace>().Single();
+        Assert.Equal("restricted", ns.Metadata.Labels?["pod-security.kubernetes.io/enforce"]);
+    }
+
+    [Theory, MemberData(nameof(Overlays))]
     public void Token_SentinelPods_MountNone(string overlay)
     {
         var r = Kustomize.Overlay(overlay);
