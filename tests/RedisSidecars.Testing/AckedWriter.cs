@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using StackExchange.Redis;
 
-namespace RedisSidecars.IntegrationTests.Infrastructure;
+namespace RedisSidecars.Testing;
 
 /// <summary>
 /// A client as applications write: one pooled connection to whichever pod is labelled master, SET then

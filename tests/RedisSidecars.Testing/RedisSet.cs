@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using StackExchange.Redis;
 
-namespace RedisSidecars.IntegrationTests.Infrastructure;
+namespace RedisSidecars.Testing;
 
 public enum NodeKind { Redis, Sentinel }
 

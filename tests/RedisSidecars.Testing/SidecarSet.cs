@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 using RedisSidecars.Core.Settings;
 using RedisSidecars.KubeApiDouble;
 
-namespace RedisSidecars.IntegrationTests.Infrastructure;
+namespace RedisSidecars.Testing;
 
 /// <summary>
 /// A <see cref="RedisSet"/> plus the API server double holding its pods, and one published

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace RedisSidecars.IntegrationTests.Infrastructure;
+namespace RedisSidecars.Testing;
 
 /// <summary>Where the real servers and our published binaries are. Missing = a test failure, never a skip.</summary>
 public static class Tools

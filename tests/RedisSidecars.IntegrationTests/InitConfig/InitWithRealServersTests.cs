@@ -1,4 +1,4 @@
-using RedisSidecars.IntegrationTests.Infrastructure;
+using RedisSidecars.Testing;
 using StackExchange.Redis;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,4 +1,4 @@
-using RedisSidecars.IntegrationTests.Infrastructure;
+using RedisSidecars.Testing;
 using Xunit;
 using Xunit.Abstractions;
 
