@@ -1,0 +1,40 @@
+using RedisSidecars.Bench;
+using RedisSidecars.Testing;
+
+// dotnet run --project bench/RedisSidecars.Bench -c Release -- [--quick] [--only init|failover|handover|unplanned] [--out FILE]
+var quick = args.Contains("--quick");
+var only = Arg("--only");
+var counts = quick
+    ? new Counts(Init: 5, Failovers: 2, Handovers: 1, Unplanned: 1, Idle: TimeSpan.FromSeconds(5))
+    : new Counts(Init: 50, Failovers: int.Parse(Arg("--failovers") ?? "30", System.Globalization.CultureInfo.InvariantCulture), Handovers: 5, Unplanned: 5,
+        Idle: TimeSpan.FromSeconds(int.Parse(Arg("--idle-seconds") ?? "300", System.Globalization.CultureInfo.InvariantCulture)));
+var output = Arg("--out") ?? Path.Combine(Tools.RepoRoot, "bench", "results", quick ? "quick.md" : "latest.md");
+
+var report = new Report();
+try
+{
+    if (only is null or "init") await Benches.InitAsync(report, counts);
+    if (only is null or "failover") await Benches.FailoversAsync(report, counts);
+    if (only is null or "handover") await Benches.HandoverAsync(report, counts);
+    if (only is null or "unplanned") await Benches.UnplannedAsync(report, counts);
+}
+finally
+{
+    ProcessRegistry.KillAll();
+}
+
+var header = $"# RedisSidecars benchmark ({(quick ? "quick" : "full")} run, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)\n\n"
+    + $"Machine: {Environment.ProcessorCount} cores; Redis/Sentinel from {Tools.RedisServer}; real processes on loopback addresses.";
+var table = report.Render(header);
+Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+File.WriteAllText(output, table);
+Console.WriteLine();
+Console.WriteLine(table);
+Console.WriteLine($"written to {output}");
+return 0;
+
+string? Arg(string name)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
