@@ -1,14 +1,31 @@
 #!/usr/bin/env bash
-# The project's test command: installs what the tests need, publishes both AOT binaries (zero
-# warnings: warnings are errors), then runs every test project against the published binaries.
+# The project's test command (CI runs exactly this through .ci/run):
+# installs what the tests need, publishes both Native AOT binaries (warnings are errors),
+# runs every test project (the integration tests run the published binaries against real
+# redis-server / redis-sentinel on loopback addresses), then the benchmark with tiny counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-command -v kubectl >/dev/null 2>&1 || { echo "error: kubectl (with built-in kustomize) is required for the manifest tests; it is not installable from Debian in a usable version: install it from the Kubernetes release packages" >&2; exit 1; }
+command -v kubectl >/dev/null 2>&1 || {
+  echo "error: kubectl (with built-in kustomize) is required by the manifest tests and is not installed; it is not installable from Debian in a usable version: install it from the Kubernetes release packages (https://kubernetes.io/docs/tasks/tools/)" >&2
+  exit 1
+}
 bash scripts/publish.sh
 dotnet build RedisSidecars.sln -c Debug
+
+passed=0; failed=0
+log=$(mktemp); trap 'rm -f "$log"' EXIT
 for project in tests/*/; do
-  [ -n "$(ls "$project"/*.csproj 2>/dev/null)" ] || continue
-  grep -q '<IsTestProject>true</IsTestProject>' "$project"/*.csproj || continue
-  dotnet test "$project" --no-build -c Debug --logger "console;verbosity=normal"
+  csproj=$(ls "$project"*.csproj 2>/dev/null | head -n 1) || true
+  [ -n "$csproj" ] && grep -q '<IsTestProject>true</IsTestProject>' "$csproj" || continue
+  echo "== $csproj"
+  dotnet test "$csproj" --no-build -c Debug --logger "console;verbosity=minimal" | tee "$log"
+  counts=$(grep -oE 'Failed: +[0-9]+, Passed: +[0-9]+' "$log" | tail -n 1)
+  failed=$((failed + $(echo "$counts" | grep -oE 'Failed: +[0-9]+' | grep -oE '[0-9]+')))
+  passed=$((passed + $(echo "$counts" | grep -oE 'Passed: +[0-9]+' | grep -oE '[0-9]+')))
 done
+
+echo "== benchmark (quick: tiny counts, so it cannot rot; the full run is for people)"
+dotnet run --project bench/RedisSidecars.Bench -c Release -- --quick --out "$(mktemp -d)/quick.md"
+
+echo "$passed passed, $failed failed"

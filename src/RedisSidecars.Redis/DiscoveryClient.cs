@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.Sockets;
 using RedisSidecars.Core.Addressing;
 using RedisSidecars.Core.Discovery;
 using RedisSidecars.Core.Settings;
@@ -25,6 +26,7 @@ public sealed class DiscoveryClient(CommonSettings settings, string clientName) 
     {
         try
         {
+            if (await ProbeAsync(sentinel, timeout, ct).ConfigureAwait(false) is { } down) return SentinelAnswer.Failed(sentinel, down);
             await using var mux = await ConnectionMultiplexer.ConnectAsync(RedisEndpoints.ForSentinel(sentinel, settings, timeout, clientName))
                 .WaitAsync(timeout, ct).ConfigureAwait(false);
             var server = mux.GetServer(RedisEndpoints.ToEndPoint(sentinel));
@@ -42,10 +44,29 @@ public sealed class DiscoveryClient(CommonSettings settings, string clientName) 
         }
     }
 
+    /// <summary>
+    /// A plain TCP connect first: a refused connection or an unknown name is known at once, where
+    /// StackExchange.Redis reports it only after its connect cycle (about a second). Null = reachable.
+    /// </summary>
+    static async Task<string?> ProbeAsync(NodeAddress node, TimeSpan timeout, CancellationToken ct)
+    {
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(timeout);
+        try
+        {
+            await socket.ConnectAsync(RedisEndpoints.ToEndPoint(node), cts.Token).ConfigureAwait(false);
+            return null;
+        }
+        catch (SocketException e) { return $"unreachable ({e.SocketErrorCode})"; }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested) { return "unreachable (connect timed out)"; }
+    }
+
     async Task<PeerAnswer> AskPeerAsync(NodeAddress peer, TimeSpan timeout, CancellationToken ct)
     {
         try
         {
+            if (await ProbeAsync(peer, timeout, ct).ConfigureAwait(false) is { } down) return PeerAnswer.Failed(peer, down);
             await using var mux = await ConnectionMultiplexer.ConnectAsync(RedisEndpoints.ForRedis(peer, settings, timeout, clientName))
                 .WaitAsync(timeout, ct).ConfigureAwait(false);
             var server = mux.GetServer(RedisEndpoints.ToEndPoint(peer));
