@@ -53,8 +53,11 @@ public sealed class ReconcileWorker
     /// <summary>True while a planned handover owns the pod's role (the worker keeps it not master, not ready).</summary>
     public bool HandoverActive { get; set; }
 
-    /// <summary>Alive: the loop has completed a tick recently.</summary>
-    public bool Alive => time.GetElapsedTime(Interlocked.Read(ref lastTick)) < settings.ReconcileInterval * 10 + TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// Alive: the loop has completed a tick recently. Generous on purpose: a tick may spend a while in
+    /// retries during an API outage, and restarting the sidecar would not help then.
+    /// </summary>
+    public bool Alive => time.GetElapsedTime(Interlocked.Read(ref lastTick)) < settings.ReconcileInterval * 10 + TimeSpan.FromMinutes(2);
 
     public bool IsMe(Core.Addressing.NodeAddress node) => settings.Common.IsMe(node);
 
@@ -110,6 +113,8 @@ public sealed class ReconcileWorker
     /// <summary>Applies a desired state: demotion is readiness first, then the label, then CLIENT KILL; promotion waits for peers.</summary>
     public async Task ApplyAsync(DesiredState? desired, CancellationToken ct)
     {
+        // Going unready needs no API call: /readyz drops at once, even while the API is unreachable.
+        if (desired is null || !desired.Ready) { Ready = false; metrics.Ready = false; }
         await reconcileGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
