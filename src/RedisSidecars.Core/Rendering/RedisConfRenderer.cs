@@ -33,11 +33,6 @@ public static class RedisConfRenderer
     /// <summary>Owned only when a password is configured: otherwise the template's own auth lines stay.</summary>
     static readonly HashSet<string> OwnedWithPassword = new(StringComparer.Ordinal) { "masterauth", "masteruser", "requirepass" };
 
-    static readonly HashSet<string> OwnedWithTls = new(StringComparer.Ordinal)
-    {
-        "port", "tls-port", "tls-replication", "tls-ca-cert-file", "tls-cert-file", "tls-key-file", "tls-auth-clients",
-    };
-
     public static string Render(RedisConfInput input)
     {
         var (template, _, dropped) = TemplateFilter.Split(input.Template, d => IsOwned(d, input) ? LineFate.Drop : LineFate.Keep);
@@ -73,16 +68,7 @@ public static class RedisConfRenderer
             sb.Append("min-replicas-max-lag ").Append((input.MinReplicasMaxLag ?? 10).ToString(CultureInfo.InvariantCulture)).Append('\n');
         }
 
-        if (input.Tls is { } tls)
-        {
-            sb.Append("port 0\n");
-            sb.Append("tls-port ").Append(input.Port.ToString(CultureInfo.InvariantCulture)).Append('\n');
-            sb.Append("tls-replication yes\n");
-            sb.Append("tls-auth-clients optional\n");
-            sb.Append("tls-ca-cert-file ").Append(ConfigQuoting.Quote(tls.CaFile)).Append('\n');
-            sb.Append("tls-cert-file ").Append(ConfigQuoting.Quote(tls.CertFile)).Append('\n');
-            sb.Append("tls-key-file ").Append(ConfigQuoting.Quote(tls.KeyFile)).Append('\n');
-        }
+        if (input.Tls is { } tls) TlsDirectives.Append(sb, tls, input.Port);
 
         if (input.ReplicaOf is { } master) sb.Append("replicaof ").Append(master.ToConfigTokens()).Append('\n');
         return sb.ToString();
@@ -93,7 +79,7 @@ public static class RedisConfRenderer
         var name = directive[0];
         if (Owned.Contains(name)) return true;
         if (input.Password is not null && OwnedWithPassword.Contains(name)) return true;
-        if (input.Tls is not null && OwnedWithTls.Contains(name)) return true;
+        if (input.Tls is not null && TlsDirectives.Names.Contains(name)) return true;
         if (input.MinReplicasToWrite is not null && name is "min-replicas-to-write" or "min-slaves-to-write" or "min-replicas-max-lag" or "min-slaves-max-lag") return true;
         if (name == "user" && directive.Count > 1 && input.Username is { } u && u != "default"
             && (directive[1] == "default" || directive[1] == u.ToLowerInvariant())) return true;

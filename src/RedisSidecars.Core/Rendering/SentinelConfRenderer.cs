@@ -46,16 +46,7 @@ public static class SentinelConfRenderer
         sb.Append("# ").Append(input.Decision).Append('\n');
         if (dropped > 0) sb.Append("# ").Append(dropped.ToString(CultureInfo.InvariantCulture)).Append(" template line(s) replaced by the directives below\n");
 
-        if (input.Tls is { } tls)
-        {
-            sb.Append("port 0\n");
-            sb.Append("tls-port ").Append(input.Announce.Port.ToString(CultureInfo.InvariantCulture)).Append('\n');
-            sb.Append("tls-replication yes\n");
-            sb.Append("tls-auth-clients optional\n");
-            sb.Append("tls-ca-cert-file ").Append(ConfigQuoting.Quote(tls.CaFile)).Append('\n');
-            sb.Append("tls-cert-file ").Append(ConfigQuoting.Quote(tls.CertFile)).Append('\n');
-            sb.Append("tls-key-file ").Append(ConfigQuoting.Quote(tls.KeyFile)).Append('\n');
-        }
+        if (input.Tls is { } tls) TlsDirectives.Append(sb, tls, input.Announce.Port);
         if (input.SentinelPassword is { } spw)
         {
             sb.Append("requirepass ").Append(ConfigQuoting.Quote(spw.Reveal())).Append('\n');
@@ -97,7 +88,7 @@ public static class SentinelConfRenderer
     {
         if (d[0] == "sentinel" && d.Count > 1 && OwnedSentinelSubcommands.Contains(d[1])) return LineFate.Drop;
         if (d[0] == "requirepass" && input.SentinelPassword is not null) return LineFate.Drop;
-        if (input.Tls is not null && d[0] is "port" or "tls-port" or "tls-replication" or "tls-ca-cert-file" or "tls-cert-file" or "tls-key-file" or "tls-auth-clients") return LineFate.Drop;
+        if (input.Tls is not null && TlsDirectives.Names.Contains(d[0])) return LineFate.Drop;
         if (d[0] == "sentinel" && d.Count > 2 && d[2] == input.MasterSetName.ToLowerInvariant()) return LineFate.Defer;
         return LineFate.Keep;
     }
