@@ -78,7 +78,13 @@ public sealed class HttpEndpoints(
                 return IsGet(method) ? (200, "text/plain; version=0.0.4; charset=utf-8", metrics()) : (405, text, "method not allowed\n");
             case "/handover":
                 if (method is not ("POST" or "GET")) return (405, text, "method not allowed\n");
-                var r = await handover(ct).ConfigureAwait(false);
+                HandoverResult r;
+                try { r = await handover(ct).ConfigureAwait(false); }
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    // The preStop hook (or an operator) gets a clear failure instead of a dropped connection.
+                    return (500, text, $"handover failed: {e.GetType().Name}\n");
+                }
                 var ok = r.Outcome is HandoverOutcome.HandedOver or HandoverOutcome.NotMaster or HandoverOutcome.NoHealthyReplica;
                 return (ok ? 200 : 500, text, $"{r.Outcome}: {r.Detail} ({r.Took.TotalMilliseconds:0} ms)\n");
             default:

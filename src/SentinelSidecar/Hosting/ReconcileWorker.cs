@@ -147,7 +147,8 @@ public sealed class ReconcileWorker
                 {
                     await pods.SetRoleLabelAsync(wantLabel, ct).ConfigureAwait(false);
                     LabelPatched(current, wantLabel, desired);
-                    if (wasMaster)
+                    // A planned handover disconnects clients itself, after the failover and the unpause.
+                    if (wasMaster && !HandoverActive)
                     {
                         try { await local.KillNormalClientsAsync(ct).ConfigureAwait(false); }
                         catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)

@@ -21,11 +21,16 @@ public sealed class HttpEndpointsTests : IAsyncLifetime
     volatile bool ready;
     string metricsText = "# HELP x y\n# TYPE x gauge\nx 1\n";
     HandoverResult handoverResult = new(HandoverOutcome.HandedOver, "new master 127.0.1.2:6379", TimeSpan.FromMilliseconds(1234));
+    Exception? handoverThrows;
 
     public Task InitializeAsync()
     {
         server = new HttpEndpoints(IPAddress.Loopback, 0, () => alive, () => ready, () => metricsText,
-            _ => { Interlocked.Increment(ref handoverCalls); return Task.FromResult(handoverResult); }, NullLogger.Instance);
+            _ =>
+            {
+                Interlocked.Increment(ref handoverCalls);
+                return handoverThrows is { } e ? Task.FromException<HandoverResult>(e) : Task.FromResult(handoverResult);
+            }, NullLogger.Instance);
         server.Start();
         serving = server.RunAsync(stop.Token);
         return Task.CompletedTask;
@@ -127,6 +132,19 @@ public sealed class HttpEndpointsTests : IAsyncLifetime
         var body = await r.Content.ReadAsStringAsync();
         Assert.StartsWith(outcome.ToString(), body);
         Assert.Contains("detail text", body);
+    }
+
+    [Fact]
+    public async Task Handover_DelegateThrows_500WithTheErrorAndServerKeepsAnswering()
+    {
+        handoverThrows = new TimeoutException("local Redis frozen");
+
+        using var r = await PostAsync("/handover");
+
+        Assert.Equal(HttpStatusCode.InternalServerError, r.StatusCode);
+        Assert.Equal("handover failed: TimeoutException\n", await r.Content.ReadAsStringAsync());
+        using var next = await GetAsync("/livez");
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
     }
 
     [Fact]
