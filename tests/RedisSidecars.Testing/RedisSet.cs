@@ -39,10 +39,12 @@ public sealed class RedisSet : IAsyncDisposable
     readonly string? passwordFile;
     readonly string? sentinelPasswordFile;
 
+    /// <param name="block">Loopback block N (Redis on 127.N.1.x, Sentinels on 127.N.2.x); null takes the next free
+    /// test block. The demo passes 0 for the documented fixed addresses 127.0.1.x / 127.0.2.x.</param>
     public RedisSet(int redisCount = 3, int sentinelCount = 3, string? password = null, string? sentinelPassword = null,
-        IDictionary<string, string>? extraEnv = null)
+        IDictionary<string, string>? extraEnv = null, int? block = null)
     {
-        Block = LoopbackBlocks.Next();
+        Block = block ?? LoopbackBlocks.Next();
         root = Directory.CreateTempSubdirectory("redis-sidecars-it-").FullName;
         Redis = Enumerable.Range(0, redisCount).Select(i => new Node(NodeKind.Redis, i, $"127.{Block}.1.{i + 1}", 6379, root)).ToArray();
         Sentinels = Enumerable.Range(0, sentinelCount).Select(i => new Node(NodeKind.Sentinel, i, $"127.{Block}.2.{i + 1}", 26379, root)).ToArray();

@@ -31,6 +31,15 @@ public sealed class SidecarSet : IAsyncDisposable
         HttpPorts = set.Redis.Select(_ => FreePort()).ToArray();
     }
 
+    /// <summary>The sidecar timings every set uses (on top of <see cref="RedisSet.EnvFor"/>); the demo reuses them.</summary>
+    public static IReadOnlyDictionary<string, string> DefaultSidecarEnv { get; } = new Dictionary<string, string>
+    {
+        ["RECONCILE_INTERVAL_MS"] = "500",
+        ["SENTINEL_LOSS_GRACE_MS"] = "3000",
+        ["HANDOVER_TIMEOUT_MS"] = "15000",
+        ["MASTER_LABEL_WAIT_MS"] = "5000",
+    };
+
     public RedisSet Set { get; }
     public KubeApiServer Api { get; }
     public string Kubeconfig { get; }
@@ -44,14 +53,7 @@ public sealed class SidecarSet : IAsyncDisposable
         foreach (var n in set.Redis)
             api.AddPod(Namespace, n.Name, new Dictionary<string, string> { ["app"] = "redis" }, [Condition]);
         var kubeconfig = api.WriteKubeconfig(Path.Combine(set.Root, "kubeconfig"), Namespace);
-        var env = new Dictionary<string, string>
-        {
-            ["KUBECONFIG"] = kubeconfig,
-            ["RECONCILE_INTERVAL_MS"] = "500",
-            ["SENTINEL_LOSS_GRACE_MS"] = "3000",
-            ["HANDOVER_TIMEOUT_MS"] = "15000",
-            ["MASTER_LABEL_WAIT_MS"] = "5000",
-        };
+        var env = new Dictionary<string, string>(DefaultSidecarEnv) { ["KUBECONFIG"] = kubeconfig };
         foreach (var (k, v) in sidecarEnv ?? new Dictionary<string, string>()) env[k] = v;
         var s = new SidecarSet(set, api, kubeconfig, env);
         try
