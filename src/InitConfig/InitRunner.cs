@@ -131,7 +131,7 @@ public sealed class InitRunner(
         var warned = false;
         while (true)
         {
-            var result = await discovery.DiscoverAsync(withPeers: true, ct).ConfigureAwait(false);
+            var result = await discovery.DiscoverAsync(m => s.IsMe(m) && !DataDir.HasData(s.DataDir), ct).ConfigureAwait(false);
             var isMe = s.IsMe(result.Decision.Master);
             var plan = StartupPlanner.Plan(result.Decision, isMe, DataDir.HasData(s.DataDir), result.Peers, s.RedisNodes.Count - 1);
             if (plan.Action != StartupAction.WaitForFailover)

@@ -16,7 +16,11 @@ public sealed class MasterDiscovery(CommonSettings settings, IDiscoveryClient cl
     static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(250);
 
     /// <param name="withPeers">Also ask the peers when the Sentinels agree (for the empty-restart guard).</param>
-    public async Task<DiscoveryResult> DiscoverAsync(bool withPeers, CancellationToken ct)
+    public Task<DiscoveryResult> DiscoverAsync(bool withPeers, CancellationToken ct) => DiscoverAsync(_ => withPeers, ct);
+
+    /// <param name="askPeersWhen">Also ask the peers when the Sentinels agree on a master for which this is true
+    /// (the empty-restart guard needs them only when this pod is named master with an empty data directory).</param>
+    public async Task<DiscoveryResult> DiscoverAsync(Func<NodeAddress, bool> askPeersWhen, CancellationToken ct)
     {
         var start = time.GetTimestamp();
         TimeSpan Remaining() => settings.DiscoveryTimeout - time.GetElapsedTime(start);
@@ -37,7 +41,7 @@ public sealed class MasterDiscovery(CommonSettings settings, IDiscoveryClient cl
 
         if (verdict is { Kind: SentinelVerdictKind.Agreed, Master: { } agreed })
         {
-            IReadOnlyList<PeerAnswer> peerAnswers = withPeers && peers.Length > 0
+            IReadOnlyList<PeerAnswer> peerAnswers = peers.Length > 0 && askPeersWhen(agreed)
                 ? await client.AskPeersAsync(peers, CallTimeout(), ct).ConfigureAwait(false)
                 : [];
             return new(new MasterDecision(agreed, DecisionSource.Sentinels, verdict.Detail), sentinelAnswers, peerAnswers);

@@ -46,6 +46,22 @@ public class MasterDiscoveryTests
         Assert.Equal(2, r.Peers.Count);
     }
 
+    [Theory]
+    [InlineData(2, false)] // Sentinels agree on another pod: the guard has nothing to check, peers not asked
+    [InlineData(1, true)]  // Sentinels agree on this pod: the guard needs the peers
+    public async Task DiscoverAsync_AskPeersWhenPredicate_PeersAskedOnlyForMatchingMaster(int agreedOrdinal, bool peersAsked)
+    {
+        client.Sentinels = FakeDiscoveryClient.AllSay(RedisNode(agreedOrdinal));
+        client.Peers = FakeDiscoveryClient.ReplicasOf(RedisNode(agreedOrdinal));
+        var settings = RedisOne();
+
+        var r = await clock.RunAsync(() => new MasterDiscovery(settings, client, clock).DiscoverAsync(m => settings.IsMe(m), CancellationToken.None));
+
+        Assert.Equal(RedisNode(agreedOrdinal), r.Decision.Master);
+        Assert.Equal(peersAsked, client.PeerCalls.Count == 1);
+        Assert.Equal(peersAsked ? 2 : 0, r.Peers.Count);
+    }
+
     [Fact]
     public async Task DiscoverAsync_InFluxThenAgreement_AsksAgainAfterRetryDelay()
     {
