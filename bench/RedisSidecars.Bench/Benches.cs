@@ -4,6 +4,8 @@ using RedisSidecars.Testing;
 
 namespace RedisSidecars.Bench;
 
+public sealed record LabelChangeSeen(DateTimeOffset WallTime);
+
 public sealed record Counts(int Init, int Failovers, int Handovers, int Unplanned, TimeSpan Idle);
 
 public static class Benches
@@ -88,7 +90,17 @@ public static class Benches
             var tEvent = await ev.WaitAsync("+switch-master", Settle);
             await s.Set.WaitUntilAsync(async () => await s.Set.AgreedMasterAsync() is { } m && m != before, Settle, "Sentinels agree");
             var newNode = s.Set.NodeAt((await s.Set.AgreedMasterAsync())!);
-            var change = await s.Api.Timeline.WaitForAsync(c => c.Pod == newNode.Name && c.Key == L && c.NewValue == M && c.WallTime >= tEvent.AddSeconds(-1), Settle);
+            LabelChangeSeen change;
+            try
+            {
+                var c0 = await s.Api.Timeline.WaitForAsync(c => c.Pod == newNode.Name && c.Key == L && c.NewValue == M && c.WallTime >= tEvent.AddSeconds(-1), Settle);
+                change = new LabelChangeSeen(c0.WallTime);
+            }
+            catch (TimeoutException)
+            {
+                var exits = string.Join(", ", Enumerable.Range(0, 3).Select(k => $"sidecar {k}: {(s.Sidecar(k)!.HasExited ? "exited " + s.Sidecar(k)!.ExitCode : "running")}"));
+                throw new TimeoutException($"failover {i}: {newNode.Name} not labelled master within {Settle.TotalSeconds:0}s of +switch-master at {tEvent:O}; {exits}\n{s.Diagnostics()}");
+            }
             latencies.Add((change.WallTime - tEvent).TotalMilliseconds);
             await s.WaitForLabelsToMatchSentinelsAsync(Settle, $"labels after failover {i}");
             await s.Set.WaitUntilAsync(async () => await s.Set.OnlineReplicasAsync(newNode) == 2, Settle, "replicas online again");

@@ -274,5 +274,6 @@ public sealed class RedisSet : IAsyncDisposable
             }
         }
         try { Directory.Delete(root, recursive: true); } catch (IOException) { }
+        LoopbackBlocks.Release(Block);
     }
 }

@@ -97,11 +97,43 @@ public static partial class Signals
     private static partial int Kill(int pid, int sig);
 }
 
-/// <summary>Gives each test its own block of loopback addresses (127.N.1.x for Redis, 127.N.2.x for Sentinels).</summary>
+/// <summary>
+/// Gives each set its own block of loopback addresses (127.N.1.x for Redis, 127.N.2.x for Sentinels),
+/// unique across processes: a block is claimed with an exclusive lock on a file in the temp directory,
+/// held until <see cref="Release"/> or the process ends. Without it two processes on one machine (tests,
+/// the benchmark, a chaos run) could pick the same addresses, and one set's PINGs would be answered by the
+/// other set's servers.
+/// </summary>
 public static class LoopbackBlocks
 {
-    static int next = 40 + Environment.ProcessId % 150;
-    public static int Next() => Interlocked.Increment(ref next) % 200 + 20;
+    const int First = 20, Count = 200;
+    static readonly Dictionary<int, FileStream> Held = [];
+    static int next = Environment.ProcessId % Count;
+
+    public static int Next()
+    {
+        for (var attempt = 0; attempt < Count; attempt++)
+        {
+            var block = First + Interlocked.Increment(ref next) % Count;
+            var path = Path.Combine(Path.GetTempPath(), $"redis-sidecars-block-{block}.lock");
+            try
+            {
+                var lockFile = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                lock (Held) Held[block] = lockFile;
+                return block;
+            }
+            catch (IOException) { } // held by another set or process
+        }
+        throw new InvalidOperationException($"all {Count} loopback blocks are in use (lock files {Path.GetTempPath()}redis-sidecars-block-*.lock)");
+    }
+
+    public static void Release(int block)
+    {
+        lock (Held)
+        {
+            if (Held.Remove(block, out var lockFile)) lockFile.Dispose();
+        }
+    }
 }
 
 public static class Text

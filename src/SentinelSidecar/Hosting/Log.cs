@@ -11,8 +11,8 @@ internal static partial class Log
     [LoggerMessage(2, LogLevel.Information, "role change: label {From} -> {To}, ready {ReadyFrom} -> {ReadyTo}: {Reason}")]
     public static partial void RoleChanged(ILogger logger, string from, string to, bool readyFrom, bool readyTo, string reason);
 
-    [LoggerMessage(3, LogLevel.Information, "+switch-master from {Sentinel}: master={Master} epoch={Epoch} accepted={Accepted}")]
-    public static partial void SwitchMaster(ILogger logger, string sentinel, string master, long epoch, bool accepted);
+    [LoggerMessage(3, LogLevel.Information, "+switch-master from {Sentinel}: master={Master} epoch={Epoch} newer={Newer} (false: already known from a poll or an earlier announcement)")]
+    public static partial void SwitchMaster(ILogger logger, string sentinel, string master, long epoch, bool newer);
 
     [LoggerMessage(4, LogLevel.Warning, "Sentinel {Sentinel}: {Problem}")]
     public static partial void SentinelProblem(ILogger logger, string sentinel, string problem);
