@@ -6,6 +6,9 @@ namespace RedisSidecars.Testing;
 /// <summary>
 /// A client as applications write: one pooled connection to whichever pod is labelled master, SET then
 /// <c>WAIT 1</c> every millisecond, re-opened only after an error. Remembers every write a replica acknowledged.
+/// A connection the server closes (e.g. the sidecar's <c>CLIENT KILL</c> on demotion) counts as an error and is re-opened
+/// to the pod labelled master then, as through the Service: StackExchange.Redis would otherwise silently reconnect to the
+/// same pod, which a client of the Service never does.
 /// </summary>
 public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set) : IAsyncDisposable
 {
@@ -23,18 +26,28 @@ public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set) : IAsy
     {
         var clock = Stopwatch.StartNew();
         ConnectionMultiplexer? mux = null;
+        var lost = false; // the current connection failed: never let the multiplexer reconnect to the same pod by itself
         long n = 0;
         while (!ct.IsCancellationRequested)
         {
             try
             {
+                if (mux is not null && Volatile.Read(ref lost))
+                {
+                    Errors++;
+                    await mux.DisposeAsync();
+                    mux = null;
+                }
                 if (mux is null)
                 {
                     var target = labelledMaster();
                     if (target is null) { await Task.Delay(2, ct); continue; }
                     var o = set.Options(target, 2000);
                     o.AbortOnConnectFail = true;
-                    mux = await ConnectionMultiplexer.ConnectAsync(o);
+                    Volatile.Write(ref lost, false);
+                    var opened = await ConnectionMultiplexer.ConnectAsync(o);
+                    opened.ConnectionFailed += (_, _) => { if (ReferenceEquals(Volatile.Read(ref mux), opened)) Volatile.Write(ref lost, true); };
+                    mux = opened;
                     Reconnects++;
                 }
                 var db = mux.GetDatabase();

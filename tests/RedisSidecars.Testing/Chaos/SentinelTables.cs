@@ -1,0 +1,69 @@
+using RedisSidecars.Core.Rendering;
+using StackExchange.Redis;
+
+namespace RedisSidecars.Testing.Chaos;
+
+/// <summary>One row of <c>SENTINEL replicas</c> / <c>SENTINEL sentinels</c>.</summary>
+public sealed record SentinelTableEntry(string Address, string RunId, string Flags)
+{
+    public override string ToString() => $"{Address}(runid={(RunId.Length > 8 ? RunId[..8] : RunId)} flags={Flags})";
+}
+
+/// <summary>
+/// Invariant 4: a Sentinel's tables list exactly the other Redis pods as replicas and exactly the other
+/// Sentinels (each once, with the deterministic myid redis-init gives it) — no stale twins, no unknown
+/// addresses. Never uses <c>SENTINEL RESET</c>: the tables must stay clean by themselves.
+/// </summary>
+public static class SentinelTables
+{
+    public static async Task<IReadOnlyList<SentinelTableEntry>?> ReadAsync(RedisSet set, Node sentinel, string table)
+    {
+        var r = await set.TryExecAsync(sentinel, "SENTINEL", table, RedisSet.MasterSet);
+        if (r is null || r.IsNull) return null;
+        var rows = new List<SentinelTableEntry>();
+        foreach (var row in (RedisResult[])r!)
+        {
+            var fields = row.ToDictionary();
+            string F(string k) => fields.TryGetValue(k, out var v) ? v.ToString() ?? "" : "";
+            rows.Add(new SentinelTableEntry($"{F("ip")}:{F("port")}", F("runid"), F("flags")));
+        }
+        return rows;
+    }
+
+    /// <summary>The myid redis-init writes for a Sentinel pod.</summary>
+    public static string ExpectedMyId(RedisSet set, Node sentinel) =>
+        SentinelConfRenderer.MyId(set.EnvFor(sentinel)["POD_NAMESPACE"], sentinel.Name);
+
+    /// <summary>Null when <paramref name="sentinel"/>'s tables are exactly right for <paramref name="master"/>; else what is wrong.</summary>
+    public static async Task<string?> ProblemAsync(RedisSet set, Node sentinel, Node master)
+    {
+        var replicas = await ReadAsync(set, sentinel, "replicas");
+        var peers = await ReadAsync(set, sentinel, "sentinels");
+        if (replicas is null || peers is null) return $"{sentinel.Name}: SENTINEL replicas/sentinels did not answer";
+        var problems = new List<string>();
+
+        var expectedReplicas = set.Redis.Where(n => n != master).Select(n => n.Address).ToHashSet();
+        foreach (var g in replicas.GroupBy(e => e.Address))
+        {
+            if (!expectedReplicas.Contains(g.Key)) problems.Add($"unknown replica entry {string.Join(",", g)}");
+            else if (g.Count() > 1) problems.Add($"duplicate replica entries {string.Join(",", g)}");
+        }
+        foreach (var missing in expectedReplicas.Where(a => replicas.All(e => e.Address != a)))
+            problems.Add($"replica {missing} missing");
+
+        var expectedPeers = set.Sentinels.Where(n => n != sentinel).ToDictionary(n => n.Address, n => ExpectedMyId(set, n));
+        foreach (var g in peers.GroupBy(e => e.Address))
+        {
+            if (!expectedPeers.TryGetValue(g.Key, out var id)) problems.Add($"unknown sentinel entry {string.Join(",", g)}");
+            else if (g.Count() > 1) problems.Add($"duplicate sentinel entries {string.Join(",", g)}");
+            else if (g.Single().RunId != id) problems.Add($"sentinel entry {g.Single()} has runid != deterministic myid {id[..8]}");
+        }
+        foreach (var g in peers.GroupBy(e => e.RunId).Where(g => g.Count() > 1))
+            problems.Add($"sentinel runid {g.Key[..Math.Min(8, g.Key.Length)]} listed {g.Count()} times: {string.Join(",", g)}");
+        foreach (var missing in expectedPeers.Keys.Where(a => peers.All(e => e.Address != a)))
+            problems.Add($"sentinel {missing} missing");
+
+        return problems.Count == 0 ? null
+            : $"{sentinel.Name} (master {master.Name}): {string.Join("; ", problems)} | replicas=[{string.Join(", ", replicas)}] sentinels=[{string.Join(", ", peers)}]";
+    }
+}
