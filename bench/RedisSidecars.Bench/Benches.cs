@@ -99,7 +99,7 @@ public static class Benches
             catch (TimeoutException)
             {
                 var exits = string.Join(", ", Enumerable.Range(0, 3).Select(k => $"sidecar {k}: {(s.Sidecar(k)!.HasExited ? "exited " + s.Sidecar(k)!.ExitCode : "running")}"));
-                throw new TimeoutException($"failover {i}: {newNode.Name} not labelled master within {Settle.TotalSeconds:0}s of +switch-master at {tEvent:O}; {exits}\n{s.Diagnostics()}");
+                throw new TimeoutException($"failover {i}: {newNode.Name} not labelled master within {Settle.TotalSeconds:0}s of +switch-master at {tEvent:O}; {exits}\n{s.Diagnostics()}\n{s.Set.Diagnostics()}");
             }
             latencies.Add((change.WallTime - tEvent).TotalMilliseconds);
             await s.WaitForLabelsToMatchSentinelsAsync(Settle, $"labels after failover {i}");

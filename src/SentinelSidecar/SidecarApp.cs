@@ -131,16 +131,18 @@ public static class SidecarApp
 
         Log.Started(logger, Version, settings.Common.PodName!, settings.Common.Namespace, settings.LocalRedis.ToString(),
             settings.Common.SentinelNodes.Count, $"{settings.LabelName}={settings.MasterLabelValue}");
-        await sentinels.StartAsync(worker.OnSwitchAsync, worker.Wake, loopCts.Token).ConfigureAwait(false);
+        await sentinels.StartAsync(worker.OnSwitchAsync, worker.OnSentinelEvent, loopCts.Token).ConfigureAwait(false);
         var loop = worker.RunAsync(loopCts.Token);
         var server = http.RunAsync(loopCts.Token);
 
         var ended = await Task.WhenAny(loop, terminating.Task).ConfigureAwait(false);
-        if (ended == loop && loop.IsFaulted)
+        if (ended == loop)
         {
-            Log.ReconcileFailed(logger, loop.Exception!.GetBaseException().GetType().Name + ": " + loop.Exception.GetBaseException().Message);
+            // The loop only ends by itself on a fault: fail loudly so Kubernetes restarts the container.
+            var why = loop.Exception?.GetBaseException() is { } ex ? $"{ex.GetType().Name}: {ex.Message}" : $"reconcile loop ended ({loop.Status})";
+            Log.ReconcileFailed(logger, why);
             await loopCts.CancelAsync().ConfigureAwait(false);
-            return ExitCodes.Failure; // fail loudly: Kubernetes restarts the container
+            return ExitCodes.Failure;
         }
 
         // The one shutdown path: hand mastership over (bounded), then stop.
@@ -148,7 +150,7 @@ public static class SidecarApp
         using var bound = new CancellationTokenSource(settings.HandoverTimeout + TimeSpan.FromSeconds(2));
         try { await handover.HandoverAsync("SIGTERM", bound.Token).ConfigureAwait(false); }
         catch (OperationCanceledException) { Log.HandoverProblem(logger, "handover did not finish within HANDOVER_TIMEOUT_MS"); }
-        catch (Exception e) when (e is PodWriteException or StackExchange.Redis.RedisException or TimeoutException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             Log.HandoverProblem(logger, "handover failed: " + e.Message);
         }

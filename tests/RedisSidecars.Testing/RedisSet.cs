@@ -112,7 +112,7 @@ public sealed class RedisSet : IAsyncDisposable
             ["ANNOUNCE_HOST"] = n.Ip,
             ["MASTER_SET_NAME"] = MasterSet,
             ["DATA_DIR"] = Redis[Math.Min(n.Ordinal, Redis.Count - 1)].DataDir,
-            ["SENTINEL_DOWN_AFTER_MS"] = "1000",
+            ["SENTINEL_DOWN_AFTER_MS"] = "2000",
             ["SENTINEL_FAILOVER_TIMEOUT_MS"] = "4000",
             ["DISCOVERY_TIMEOUT_MS"] = "3000",
             ["MASTER_WAIT_TIMEOUT_MS"] = "30000",
@@ -257,7 +257,7 @@ public sealed class RedisSet : IAsyncDisposable
         foreach (var n in Redis.Concat(Sentinels))
         {
             sb.AppendLine($"--- {n.Name} {n.Address} running={n.Running} init: {n.LastInitStdout?.Trim()}");
-            sb.Append(Text.Tail(n.LogPath, 12));
+            sb.Append(Text.Tail(n.LogPath, 30));
         }
         return sb.ToString();
     }

@@ -110,7 +110,9 @@ public static partial class SettingsValidator
 
         var sentinelCount = sentinelNodes?.Count ?? sentinelReplicas;
         var quorum = Int(errors, "SENTINEL_QUORUM", raw.SentinelQuorum, sentinelCount / 2 + 1, 1, Math.Max(1, sentinelCount));
-        var downAfter = Int(errors, "SENTINEL_DOWN_AFTER_MS", raw.SentinelDownAfterMs, DefaultDownAfterMs, 100, 3_600_000);
+        // Below 2 s Sentinel can fail over a healthy, just-promoted master: it reconnects to a new master at most
+        // once a second and still counts its peers' "down" answers about the old one.
+        var downAfter = Int(errors, "SENTINEL_DOWN_AFTER_MS", raw.SentinelDownAfterMs, DefaultDownAfterMs, 2000, 3_600_000);
         var failoverTimeout = Int(errors, "SENTINEL_FAILOVER_TIMEOUT_MS", raw.SentinelFailoverTimeoutMs, DefaultFailoverTimeoutMs, 500, 3_600_000);
         var parallelSyncs = Int(errors, "SENTINEL_PARALLEL_SYNCS", raw.SentinelParallelSyncs, DefaultParallelSyncs, 1, 100);
         var rebootDownAfter = Int(errors, "SENTINEL_MASTER_REBOOT_DOWN_AFTER_MS", raw.SentinelMasterRebootDownAfterMs, downAfter, 0, 3_600_000);

@@ -6,7 +6,7 @@ using RedisSidecars.Sidecar.Sentinel;
 
 namespace RedisSidecars.Sidecar.Hosting;
 
-public enum HandoverOutcome { NotMaster, NoHealthyReplica, HandedOver, TimedOut, SentinelRefused }
+public enum HandoverOutcome { NotMaster, NoHealthyReplica, HandedOver, TimedOut, SentinelRefused, LocalUnreachable }
 
 public sealed record HandoverResult(HandoverOutcome Outcome, string Detail, TimeSpan Took);
 
@@ -48,8 +48,17 @@ public sealed class HandoverCoordinator(
             return new HandoverResult(o, detail, Elapsed());
         }
 
+        // One failed read of the local Redis is not "not master": ask again for a little while.
         var state = await local.ReadStateAsync(ct).ConfigureAwait(false);
+        var readFor = TimeSpan.FromTicks(Math.Min(settings.HandoverTimeout.Ticks / 4, TimeSpan.FromSeconds(5).Ticks));
+        while (state.Role == LocalRole.Unknown && Elapsed() < readFor)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time, ct).ConfigureAwait(false);
+            state = await local.ReadStateAsync(ct).ConfigureAwait(false);
+        }
         var view = worker.Tracker.Current;
+        if (state.Role == LocalRole.Unknown && view.Master is { } named && worker.IsMe(named))
+            return Done(HandoverOutcome.LocalUnreachable, $"Sentinel names this pod master but the local Redis does not answer ({state.Error}); cannot pause writes for a handover");
         if (state.Role != LocalRole.Master || view.Master is not { } master || !worker.IsMe(master))
             return Done(HandoverOutcome.NotMaster, $"not master (local {state.Role}, sentinels name {view.Master?.ToString() ?? "nobody"}); nothing to hand over");
 
@@ -103,7 +112,7 @@ public sealed class HandoverCoordinator(
             //    with -READONLY instead of landing on a master nobody replicates.
             var newMaster = worker.Tracker.Current.Master!.Value;
             try { await local.ReplicateAsync(newMaster, ct).ConfigureAwait(false); }
-            catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
                 Log.HandoverProblem(logger, $"REPLICAOF {newMaster} failed ({e.GetType().Name}); Sentinel will convert this node");
             }
@@ -120,7 +129,7 @@ public sealed class HandoverCoordinator(
                     // Pooled clients reconnect through the Service to the new master instead of getting -READONLY.
                     if (failedOver) await local.KillNormalClientsAsync(CancellationToken.None).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                 {
                     Log.HandoverProblem(logger, "unpause failed: " + e.GetType().Name);
                 }

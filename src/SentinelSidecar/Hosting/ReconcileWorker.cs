@@ -25,6 +25,7 @@ public sealed class ReconcileWorker
     readonly SemaphoreSlim reconcileGate = new(1, 1);
     bool? declaresGate;
     long pendingEventTimestamp; // 0 = no failover event waiting for its label patch
+    long lastEventWake; // when a Sentinel event last woke the loop (0 = not since the last tick)
     long lastTick;
 
     public ReconcileWorker(SidecarSettings settings, ISentinelWatcher sentinels, ILocalRedis local, IPodWriter pods,
@@ -75,6 +76,13 @@ public sealed class ReconcileWorker
         return Task.CompletedTask;
     }
 
+    /// <summary>Any other Sentinel event (+odown, +failover-end, …): reconcile now, remembering when.</summary>
+    public void OnSentinelEvent()
+    {
+        Interlocked.CompareExchange(ref lastEventWake, time.GetTimestamp(), 0);
+        Wake();
+    }
+
     public void Wake()
     {
         try { wake.Release(); } catch (SemaphoreFullException) { }
@@ -86,9 +94,11 @@ public sealed class ReconcileWorker
         {
             try { await RunOnceAsync(ct).ConfigureAwait(false); }
             catch (OperationCanceledException) when (ct.IsCancellationRequested) { return; }
-            catch (Exception e) when (e is PodWriteException or TimeoutException or StackExchange.Redis.RedisException)
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
-                Log.ReconcileFailed(logger, e.Message);
+                // One failed tick is logged and the next one tries again; a loop that keeps failing stops
+                // completing ticks, /livez turns 503 and the kubelet restarts the container.
+                Log.ReconcileFailed(logger, e is PodWriteException ? e.Message : $"{e.GetType().Name}: {e.Message}");
             }
             try { await wake.WaitAsync(settings.ReconcileInterval, ct).ConfigureAwait(false); }
             catch (OperationCanceledException) when (ct.IsCancellationRequested) { return; }
@@ -98,9 +108,16 @@ public sealed class ReconcileWorker
     /// <summary>One reconcile: poll Sentinels and the local Redis, decide, apply what differs.</summary>
     public async Task RunOnceAsync(CancellationToken ct)
     {
+        var wokenAt = Interlocked.Exchange(ref lastEventWake, 0);
         var answers = await sentinels.PollAsync(ct).ConfigureAwait(false);
         var before = tracker.Current.Master;
-        if (tracker.OnPoll(answers) && before is not null) metrics.FailoversObserved.Increment();
+        if (tracker.OnPoll(answers) && before is not null)
+        {
+            // Usually the poll that an earlier event of the same failover woke sees the new master before
+            // +switch-master is handled: time the label from that event (or from now, for a plain poll).
+            metrics.FailoversObserved.Increment();
+            Interlocked.CompareExchange(ref pendingEventTimestamp, wokenAt != 0 ? wokenAt : time.GetTimestamp(), 0);
+        }
         metrics.SentinelsReachable = answers.Count(a => a.Error is null);
         var state = await local.ReadStateAsync(ct).ConfigureAwait(false);
         var view = tracker.Current;
@@ -151,7 +168,7 @@ public sealed class ReconcileWorker
                     if (wasMaster && !HandoverActive)
                     {
                         try { await local.KillNormalClientsAsync(ct).ConfigureAwait(false); }
-                        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+                        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                         {
                             Log.LocalProblem(logger, settings.LocalRedis.ToString(), "CLIENT KILL after demotion failed: " + e.GetType().Name);
                         }

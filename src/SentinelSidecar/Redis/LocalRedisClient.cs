@@ -69,7 +69,7 @@ public sealed class LocalRedisClient : ILocalRedis
                     return LocalRedisState.Unreachable("unexpected ROLE reply");
             }
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             return LocalRedisState.Unreachable(RedisEndpoints.Describe(e));
         }

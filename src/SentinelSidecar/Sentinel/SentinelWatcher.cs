@@ -48,7 +48,7 @@ public sealed class SentinelWatcher(CommonSettings settings, ILogger logger, Tim
     async Task Subscribe(ISubscriber sub, string channel, Action<RedisChannel, RedisValue> handler)
     {
         try { await sub.SubscribeAsync(RedisChannel.Literal(channel), handler).ConfigureAwait(false); }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e)
         {
             // Not connected yet: StackExchange.Redis keeps the subscription and restores it when it connects.
             Log.SentinelProblem(logger, channel, "subscribe deferred: " + RedisEndpoints.Describe(e));
@@ -60,24 +60,25 @@ public sealed class SentinelWatcher(CommonSettings settings, ILogger logger, Tim
         var received = time.GetTimestamp();
         try
         {
-            // "<name> <old-ip> <old-port> <new-ip> <new-port>"
+            // "<name> <old-ip> <old-port> <new-ip> <new-port>": only the set name is taken from the message. The
+            // master and its config epoch are read back together from the announcing Sentinel, so a late
+            // announcement of an older failover can never be paired with a newer epoch.
             var parts = ((string?)message ?? "").Split(' ');
             if (parts.Length != 5 || parts[0] != settings.MasterSetName) return;
-            if (!long.TryParse(parts[4], NumberStyles.None, CultureInfo.InvariantCulture, out var port)
-                || !NodeAddress.TryCreate(parts[3], port, out var newMaster, out var err))
-            {
-                Log.SentinelProblem(logger, sentinel.ToString(), "ignored malformed +switch-master: " + NodeAddress.Printable(message));
-                return;
-            }
             var info = await mux.GetServer(RedisEndpoints.ToEndPoint(sentinel))
                 .ExecuteAsync("SENTINEL", "master", settings.MasterSetName).WaitAsync(CallTimeout).ConfigureAwait(false);
-            var epochText = SentinelReplies.Field(info, "config-epoch");
-            if (!long.TryParse(epochText, NumberStyles.None, CultureInfo.InvariantCulture, out var epoch)) return;
+            var port = long.TryParse(SentinelReplies.Field(info, "port"), NumberStyles.None, CultureInfo.InvariantCulture, out var p) ? p : -1;
+            if (!NodeAddress.TryCreate(SentinelReplies.Field(info, "ip"), port, out var newMaster, out var err))
+            {
+                Log.SentinelProblem(logger, sentinel.ToString(), "ignored +switch-master: invalid master address in SENTINEL MASTER: " + err);
+                return;
+            }
+            if (!long.TryParse(SentinelReplies.Field(info, "config-epoch"), NumberStyles.None, CultureInfo.InvariantCulture, out var epoch)) return;
             await onSwitch(new SwitchEvent(sentinel, newMaster, epoch, received)).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e)
         {
-            Log.SentinelProblem(logger, sentinel.ToString(), "could not read the config epoch after +switch-master: " + RedisEndpoints.Describe(e));
+            Log.SentinelProblem(logger, sentinel.ToString(), "could not read the master after +switch-master: " + RedisEndpoints.Describe(e));
         }
     }
 
@@ -99,7 +100,7 @@ public sealed class SentinelWatcher(CommonSettings settings, ILogger logger, Tim
             var flags = SentinelReplies.Field(r, "flags") ?? "";
             return new SentinelAnswer(node, master, flags.Contains("failover_in_progress", StringComparison.Ordinal), null, epoch);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             return SentinelAnswer.Failed(node, RedisEndpoints.Describe(e));
         }
@@ -116,7 +117,7 @@ public sealed class SentinelWatcher(CommonSettings settings, ILogger logger, Tim
                     .ExecuteAsync("SENTINEL", "failover", settings.MasterSetName).WaitAsync(CallTimeout, ct).ConfigureAwait(false);
                 if (r.ToString() == "OK") return node.ToString();
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
                 Log.SentinelProblem(logger, node.ToString(), "FAILOVER refused: " + RedisEndpoints.Describe(e));
             }

@@ -59,7 +59,7 @@ public sealed class VerifyCommand(SidecarSettings settings, TextWriter output, F
                 mux = await ConnectionMultiplexer.ConnectAsync(RedisEndpoints.ForRedis(master, s, Timeout, "redis-sidecar-verify")).WaitAsync(Timeout, ct).ConfigureAwait(false);
                 Check(true, $"authentication to {master} " + (s.RedisPassword is null ? "(no password configured)" : "with the configured password"), "");
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
                 Check(false, "", $"connect/authenticate to master {master}: {RedisEndpoints.Describe(e)}");
                 return;
@@ -73,7 +73,7 @@ public sealed class VerifyCommand(SidecarSettings settings, TextWriter output, F
                     var pong = await anon.GetDatabase().PingAsync().WaitAsync(Timeout, ct).ConfigureAwait(false);
                     Check(false, "", $"master {master} accepts commands without a password");
                 }
-                catch (Exception e) when (e is RedisException or TimeoutException)
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                 {
                     Check(true, "unauthenticated access refused", "");
                 }
@@ -102,7 +102,7 @@ public sealed class VerifyCommand(SidecarSettings settings, TextWriter output, F
             var (ok, text) = await step().ConfigureAwait(false);
             Check(ok, text, $"{name} failed: {text}");
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             Check(false, "", $"{name} failed: {RedisEndpoints.Describe(e)}");
         }

@@ -109,6 +109,22 @@ public sealed class HandoverCoordinatorTests
     }
 
     [Fact]
+    public async Task HandoverAsync_LocalRedisDoesNotAnswerButSentinelsNameMe_LocalUnreachableAfterRetrying()
+    {
+        var rig = await MasterRigAsync();
+        rig.Redis.State = RedisSidecars.Core.Roles.LocalRedisState.Unreachable("timed out");
+        var reads = rig.Journal.All.Count(c => c == "read.redis.state");
+
+        var result = await RunAsync(rig.Coordinator());
+
+        Assert.Equal(HandoverOutcome.LocalUnreachable, result.Outcome);
+        Assert.Contains("timed out", result.Detail);
+        Assert.True(rig.Journal.All.Count(c => c == "read.redis.state") - reads > 1, "the local Redis is asked more than once");
+        Assert.DoesNotContain("redis.pause", rig.Journal.All);
+        Assert.Equal(0, rig.Sentinels.FailoverCalls);
+    }
+
+    [Fact]
     public async Task HandoverAsync_NoSentinelView_NotMaster()
     {
         var rig = new WorkerRig(o => o.HandoverTimeoutMs = "2000", clock);

@@ -475,6 +475,22 @@ public sealed class ReconcileWorkerTests
     }
 
     [Fact]
+    public async Task ObserveEventToLabel_PollWokenByAnEventSeesTheFailover_TimedFromThatEvent()
+    {
+        var rig = new WorkerRig();
+        await rig.BecomeMasterAsync(1);
+
+        rig.Worker.OnSentinelEvent();                       // e.g. +failover-end, before +switch-master is handled
+        rig.Clock.Advance(TimeSpan.FromMilliseconds(40));
+        rig.Sentinels.Answers = () => AllSay(Other, 2);     // the poll it woke sees the new master first
+        await rig.TickAsync();
+
+        Assert.Equal("replica", rig.Pod.Label);
+        Assert.Equal(1, HistogramCount(rig.Metrics));
+        Assert.Contains("redis_sidecar_event_to_label_seconds_sum 0.04\n", rig.Metrics.Render());
+    }
+
+    [Fact]
     public async Task ObserveEventToLabel_SwitchThenOwnPromotion_CountOne()
     {
         var rig = new WorkerRig();
