@@ -202,6 +202,26 @@ public static class Benches
         report.Add(S, "+switch-master → new master labelled", Stats.Dist(label), "");
     }
 
+    /// <summary>The long chaos run: every fault kind many times, all invariants after every step, violations collected.</summary>
+    public static async Task ChaosAsync(Report report, int steps, string output)
+    {
+        const string S = "chaos";
+        var options = Testing.Chaos.ChaosOptions.FromEnvironment(new Testing.Chaos.ChaosOptions
+        {
+            Seed = Environment.TickCount & 0x7fffffff,
+            Steps = steps,
+            StopOnFirstViolation = false,
+        });
+        var summary = await Testing.Chaos.ChaosRunner.RunAsync(options);
+        File.WriteAllText(Path.ChangeExtension(output, ".chaos.md"), summary.ToString());
+        report.Add(S, "seed / steps / duration", $"{summary.Seed} / {summary.StepsRun} / {summary.Duration.TotalSeconds:0} s", $"replay: CHAOS_SEED={summary.Seed} CHAOS_STEPS={summary.StepsRun}");
+        report.Add(S, "faults", string.Join(", ", summary.Faults.Select(f => $"{f.Key} {f.Value}")), "");
+        report.Add(S, "invariant checks passed", summary.Checks.Values.Sum().ToString(CultureInfo.InvariantCulture), string.Join(", ", summary.Checks.Select(c => $"{c.Key} {c.Value}")));
+        report.Add(S, "violations", summary.Violations.Count.ToString(CultureInfo.InvariantCulture), string.Join(" | ", summary.Violations.Select(v => $"step {v.Step} {v.Fault}: {v.Invariant}")));
+        report.Add(S, "acknowledged writes / lost", $"{summary.AckedWrites} / {summary.LostWrites}", $"lost by Redis itself (promoted a lower-offset replica): {summary.LostByRedis}");
+        report.Add(S, "sidecar crashes / unexpected failovers", $"{summary.SidecarCrashes} / {summary.UnexpectedFailovers}", "");
+    }
+
     static double CpuSeconds(int pid)
     {
         var stat = File.ReadAllText($"/proc/{pid}/stat");

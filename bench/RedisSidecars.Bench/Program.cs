@@ -2,6 +2,8 @@ using RedisSidecars.Bench;
 using RedisSidecars.Testing;
 
 // dotnet run --project bench/RedisSidecars.Bench -c Release -- [--quick] [--only init|failover|handover|unplanned] [--out FILE]
+//   --only chaos [--chaos-steps 40]: the long chaos run (seeded random faults, invariants after every step;
+//   CHAOS_SEED / CHAOS_FAULTS / CHAOS_DOWN_AFTER_MS apply); violations are collected, not fatal.
 var quick = args.Contains("--quick");
 var only = Arg("--only");
 var counts = quick
@@ -17,6 +19,7 @@ try
     if (only is null or "failover") await Benches.FailoversAsync(report, counts);
     if (only is null or "handover") await Benches.HandoverAsync(report, counts);
     if (only is null or "unplanned") await Benches.UnplannedAsync(report, counts);
+    if (only is "chaos") await Benches.ChaosAsync(report, int.Parse(Arg("--chaos-steps") ?? "40", System.Globalization.CultureInfo.InvariantCulture), output);
 }
 finally
 {
