@@ -44,7 +44,7 @@ public static class Benches
         var ratio = Stats.Percentile(ours, 50) / Stats.Percentile(theirs, 50);
         report.Add(S, "replica config, 3 Sentinels up: redis-init", $"median {Stats.Ms(Stats.Percentile(ours, 50))}, p95 {Stats.Ms(Stats.Percentile(ours, 95))}", $"n={n.Init}; asks all 3 Sentinels, needs 2/3 agreement");
         report.Add(S, "same, seed-003 sh + redis-cli init", $"median {Stats.Ms(Stats.Percentile(theirs, 50))}, p95 {Stats.Ms(Stats.Percentile(theirs, 95))}", "asks one Sentinel, first answer wins");
-        report.Add(S, "ratio redis-init / shell (median)", ratio.ToString("0.00", CultureInfo.InvariantCulture) + "×", ratio < 1 ? "redis-init is faster" : "redis-init is slower");
+        report.Add(S, "ratio redis-init / shell (median)", ratio.ToString("0.00", CultureInfo.InvariantCulture) + "×", ratio < 0.95 ? "redis-init is faster" : ratio > 1.05 ? "redis-init is slower" : "about the same");
 
         await using var dark = new RedisSet();
         var darkTimes = new List<double>();
@@ -81,13 +81,23 @@ public static class Benches
         var latencies = new List<double>();
         cpu0 = pids.Select(CpuSeconds).ToArray();
         wall.Restart();
+        var retries = 0;
         for (var i = 0; i < n.Failovers; i++)
         {
-            var before = await s.Set.AgreedMasterAsync();
-            ev.Reset();
-            await s.Set.WaitUntilAsync(async () => (await s.Set.TryExecAsync(s.Set.Sentinels[i % 3], "SENTINEL", "FAILOVER", RedisSet.MasterSet))?.ToString() == "OK",
-                Settle, "Sentinel accepts FAILOVER (needs a good replica)");
-            var tEvent = await ev.WaitAsync("+switch-master", Settle);
+            var before = (await s.Set.WaitForSettledAsync(Settle)).Address;
+            DateTimeOffset tEvent;
+            while (true)
+            {
+                ev.Reset();
+                await s.Set.WaitUntilAsync(async () => (await s.Set.TryExecAsync(s.Set.Sentinels[i % 3], "SENTINEL", "FAILOVER", RedisSet.MasterSet))?.ToString() == "OK",
+                    Settle, "Sentinel accepts FAILOVER (needs a good replica)");
+                try { tEvent = await ev.WaitAsync("+switch-master", TimeSpan.FromSeconds(20)); break; }
+                catch (TimeoutException) when (retries < 5)
+                {
+                    retries++; // Sentinel aborted that failover (e.g. the chosen replica did not confirm its promotion): ask again
+                    await s.Set.WaitForSettledAsync(Settle);
+                }
+            }
             await s.Set.WaitUntilAsync(async () => await s.Set.AgreedMasterAsync() is { } m && m != before, Settle, "Sentinels agree");
             var newNode = s.Set.NodeAt((await s.Set.AgreedMasterAsync())!);
             LabelChangeSeen change;
@@ -103,7 +113,6 @@ public static class Benches
             }
             latencies.Add((change.WallTime - tEvent).TotalMilliseconds);
             await s.WaitForLabelsToMatchSentinelsAsync(Settle, $"labels after failover {i}");
-            await s.Set.WaitUntilAsync(async () => await s.Set.OnlineReplicasAsync(newNode) == 2, Settle, "replicas online again");
         }
         var failoverCpu = pids.Select((p, i) => (CpuSeconds(p) - cpu0[i]) / wall.Elapsed.TotalSeconds * 100).ToArray();
         var writes = s.Api.Requests.Count(r => r.IsWrite) - writesBefore;
@@ -112,6 +121,7 @@ public static class Benches
         report.Add(S, $"first +switch-master → new master labelled ({n.Failovers} forced failovers)", Stats.Dist(latencies), "listens to every Sentinel, acts on the first newer-epoch event; waits for the old pod to drop the label");
         report.Add(S, "longest instant with two pods labelled master", s.Api.Timeline.MaxConcurrent(L, M) <= 1 ? "0 ms (never)" : "VIOLATED", $"max concurrent master labels: {s.Api.Timeline.MaxConcurrent(L, M)}");
         report.Add(S, "longest instant with no pod labelled master", zero.Length == 0 ? "0 ms" : Stats.Ms(zero.Max()), $"over {zero.Length} handoffs; median {Stats.Ms(Stats.Percentile(zero, 50))}");
+        report.Add(S, "forced failovers Sentinel aborted and the bench asked again", retries.ToString(CultureInfo.InvariantCulture), "Sentinel's own behaviour, not the sidecar's");
         report.Add(S, "Kubernetes API writes per failover", ((double)writes / n.Failovers).ToString("0.0", CultureInfo.InvariantCulture), "label patches + status patches + events, all three sidecars");
         report.Add(S, "RSS after the failovers", string.Join(", ", pids.Select(p => $"{RssMb(p):0.0} MB")), "");
         report.Add(S, "CPU during the failovers", string.Join(", ", failoverCpu.Select(c => $"{c:0.0}%")), $"{wall.Elapsed.TotalSeconds:0} s of back-to-back failovers");
@@ -130,6 +140,8 @@ public static class Benches
             var acked = 0;
             for (var round = 0; round < n.Handovers; round++)
             {
+                await s.Set.WaitForSettledAsync(Settle);
+                await s.WaitForLabelsToMatchSentinelsAsync(Settle, "labels before the round");
                 var master = s.Set.Redis[s.MasterLabelled().Single()];
                 await s.Set.TryExecAsync(master, "FLUSHALL");
                 await using var writer = new AckedWriter(() => s.MasterLabelled() is [var i] ? s.Set.Redis[i] : null, s.Set);
@@ -172,6 +184,8 @@ public static class Benches
         var down = new List<double>(); var elect = new List<double>(); var label = new List<double>(); var gaps = new List<double>();
         for (var round = 0; round < n.Unplanned; round++)
         {
+            await s.Set.WaitForSettledAsync(Settle);
+            await s.WaitForLabelsToMatchSentinelsAsync(Settle, "labels before the round");
             var master = s.Set.Redis[s.MasterLabelled().Single()];
             await using var writer = new AckedWriter(() => s.MasterLabelled() is [var i] ? s.Set.Redis[i] : null, s.Set);
             writer.Start();

@@ -237,6 +237,47 @@ public sealed class RedisSet : IAsyncDisposable
         return info.Split('\n').Count(l => l.StartsWith("slave", StringComparison.Ordinal) && l.Contains("state=online", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Waits until Sentinel has settled: every running Sentinel names the same master with the same config epoch
+    /// and plain "master" flags (no down state, no failover in progress), lists every other running Redis as a
+    /// replica of it with its link up, and the master itself reports role master with those replicas online.
+    /// Forcing the next failover earlier races Sentinel's own reconfiguration of the last one (a node promoted by
+    /// the new failover can be turned back into a replica by a late +convert-to-slave of the previous one).
+    /// </summary>
+    public async Task<Node> WaitForSettledAsync(TimeSpan timeout)
+    {
+        Node? settled = null;
+        await WaitUntilAsync(async () =>
+        {
+            var replicasExpected = Redis.Count(n => n.Running) - 1;
+            string? master = null, epoch = null;
+            foreach (var s in Sentinels.Where(s => s.Running))
+            {
+                var m = await TryExecAsync(s, "SENTINEL", "master", MasterSet);
+                if (m is null || m.IsNull) return false;
+                var d = m.ToDictionary();
+                var address = $"{(string?)d["ip"]}:{(string?)d["port"]}";
+                if ((string?)d["flags"] != "master") return false;
+                if (master is null) { master = address; epoch = (string?)d["config-epoch"]; }
+                else if (master != address || epoch != (string?)d["config-epoch"]) return false;
+                var replicas = await TryExecAsync(s, "SENTINEL", "replicas", MasterSet);
+                if (replicas is null || replicas.Length != replicasExpected) return false;
+                for (var i = 0; i < replicas.Length; i++)
+                {
+                    var r = replicas[i].ToDictionary();
+                    if ((string?)r["flags"] != "slave" || (string?)r["master-link-status"] != "ok"
+                        || $"{(string?)r["master-host"]}:{(string?)r["master-port"]}" != master) return false;
+                }
+            }
+            if (master is null) return false;
+            var node = NodeAt(master);
+            if (await RoleAsync(node) != "master" || await OnlineReplicasAsync(node) != replicasExpected) return false;
+            settled = node;
+            return true;
+        }, timeout, "Sentinel settled (one master, same epoch everywhere, every replica linked to it)");
+        return settled!;
+    }
+
     public Node NodeAt(string address) => Redis.Concat(Sentinels).Single(n => n.Address == address);
 
     public async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)

@@ -41,7 +41,7 @@ public sealed class SidecarLabellingTests(ITestOutputHelper output)
         await s.WaitForLabelsToMatchSentinelsAsync(Settle, "initial labels");
         for (var round = 0; round < 3; round++)
         {
-            var before = await s.Set.AgreedMasterAsync();
+            var before = (await s.Set.WaitForSettledAsync(TimeSpan.FromSeconds(60))).Address;
             Assert.Equal("OK", (await s.Set.TryExecAsync(s.Set.Sentinels[round % 3], "SENTINEL", "FAILOVER", RedisSet.MasterSet))?.ToString());
             await s.Set.WaitUntilAsync(async () => await s.Set.AgreedMasterAsync() is { } m && m != before, Settle, "failover");
             await s.WaitForLabelsToMatchSentinelsAsync(Settle, $"labels after failover {round}");
