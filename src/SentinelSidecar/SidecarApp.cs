@@ -117,12 +117,12 @@ public static class SidecarApp
         var handover = new HandoverCoordinator(settings, worker, local, sentinels, metrics, logger, time);
 
         using var loopCts = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
-        var http = new HttpEndpoints(IPAddress.Any, settings.HttpPort, () => worker.Alive, () => worker.Ready, metrics.Render,
+        var http = new HttpEndpoints(settings.HttpHost, settings.HttpPort, () => worker.Alive, () => worker.Ready, metrics.Render,
             ct => handover.HandoverAsync("POST /handover", ct), logger);
         try { http.Start(); }
         catch (System.Net.Sockets.SocketException e)
         {
-            return Fail($"HTTP_PORT={settings.HttpPort} cannot be bound ({e.SocketErrorCode}; expected a free port)");
+            return Fail($"HTTP_HOST:HTTP_PORT={settings.HttpHost}:{settings.HttpPort} cannot be bound ({e.SocketErrorCode}; expected a free port)");
         }
 
         var terminating = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

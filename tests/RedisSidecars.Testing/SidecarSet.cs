@@ -19,6 +19,7 @@ public sealed class SidecarSet : IAsyncDisposable
     public const string Condition = SidecarDefaults.ReadinessConditionType;
 
     readonly Process?[] sidecars;
+    readonly List<StreamWriter> logs = [];
     readonly Dictionary<string, string> sidecarEnv;
 
     SidecarSet(RedisSet set, KubeApiServer api, string kubeconfig, Dictionary<string, string> sidecarEnv)
@@ -28,7 +29,9 @@ public sealed class SidecarSet : IAsyncDisposable
         Kubeconfig = kubeconfig;
         this.sidecarEnv = sidecarEnv;
         sidecars = new Process?[set.Redis.Count];
-        HttpPorts = set.Redis.Select(_ => FreePort()).ToArray();
+        // Each sidecar listens on its own pod's loopback address with the default port: no port is ever shared,
+        // unlike "free" ephemeral ports, which another socket can take before the sidecar binds them.
+        HttpPorts = set.Redis.Select(_ => SidecarDefaults.HttpPort).ToArray();
     }
 
     /// <summary>The sidecar timings every set uses (on top of <see cref="RedisSet.EnvFor"/>); the demo reuses them.</summary>
@@ -74,6 +77,7 @@ public sealed class SidecarSet : IAsyncDisposable
         var n = Set.Redis[i];
         var env = Set.EnvFor(n);
         env["LOCAL_REDIS"] = n.Address;
+        env["HTTP_HOST"] = n.Ip;
         env["HTTP_PORT"] = HttpPorts[i].ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach (var (k, v) in sidecarEnv) env[k] = v;
         return env;
@@ -90,13 +94,24 @@ public sealed class SidecarSet : IAsyncDisposable
         var p = Process.Start(psi)!;
         ProcessRegistry.Track(p);
         var log = new StreamWriter(SidecarLog(i), append: true) { AutoFlush = true };
-        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
-        p.Exited += (_, _) => { lock (log) log.Dispose(); };
+        p.OutputDataReceived += (_, e) => Append(log, e.Data);
+        p.ErrorDataReceived += (_, e) => Append(log, e.Data);
+        // Kept open until DisposeAsync: disposing it when the process exits could drop its last lines (the error it exited with).
+        lock (logs) logs.Add(log);
         p.EnableRaisingEvents = true;
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         sidecars[i] = p;
+    }
+
+    static void Append(StreamWriter log, string? line)
+    {
+        if (line is null) return;
+        lock (log)
+        {
+            try { log.WriteLine(line); }
+            catch (ObjectDisposedException) { } // a line that arrives after the set was disposed
+        }
     }
 
     public Process? Sidecar(int i) => sidecars[i];
@@ -129,7 +144,7 @@ public sealed class SidecarSet : IAsyncDisposable
     public async Task<(int Code, string Body)> HttpAsync(int i, string method, string path, TimeSpan? timeout = null)
     {
         using var http = new HttpClient { Timeout = timeout ?? TimeSpan.FromSeconds(5) };
-        using var request = new HttpRequestMessage(new HttpMethod(method), $"http://127.0.0.1:{HttpPorts[i]}{path}");
+        using var request = new HttpRequestMessage(new HttpMethod(method), $"http://{Set.Redis[i].Ip}:{HttpPorts[i]}{path}");
         using var response = await http.SendAsync(request);
         return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
     }
@@ -181,6 +196,11 @@ public sealed class SidecarSet : IAsyncDisposable
                 catch (Exception e) when (e is InvalidOperationException or TimeoutException) { }
                 p.Dispose();
             }
+        }
+        lock (logs)
+        {
+            foreach (var log in logs) lock (log) log.Dispose();
+            logs.Clear();
         }
         await Api.DisposeAsync();
         await Set.DisposeAsync();

@@ -12,6 +12,8 @@ public sealed class SidecarRawOptions
     [ConfigurationKeyName("REPLICA_POD_LABEL_VALUE")] public string? ReplicaPodLabelValue { get; set; }
     [ConfigurationKeyName("READINESS_CONDITION_TYPE")] public string? ReadinessConditionType { get; set; }
     [ConfigurationKeyName("HTTP_PORT")] public string? HttpPort { get; set; }
+    /// <summary>The address the HTTP endpoints listen on (default all: 0.0.0.0).</summary>
+    [ConfigurationKeyName("HTTP_HOST")] public string? HttpHost { get; set; }
     [ConfigurationKeyName("RECONCILE_INTERVAL_MS")] public string? ReconcileIntervalMs { get; set; }
     [ConfigurationKeyName("SENTINEL_LOSS_GRACE_MS")] public string? SentinelLossGraceMs { get; set; }
     [ConfigurationKeyName("HANDOVER_TIMEOUT_MS")] public string? HandoverTimeoutMs { get; set; }

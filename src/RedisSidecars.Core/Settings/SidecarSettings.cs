@@ -14,6 +14,7 @@ public sealed record SidecarSettings
     public required string? ReplicaLabelValue { get; init; }
     public required string ReadinessConditionType { get; init; }
     public required int HttpPort { get; init; }
+    public required System.Net.IPAddress HttpHost { get; init; }
     public required TimeSpan ReconcileInterval { get; init; }
     public required TimeSpan SentinelLossGrace { get; init; }
     public required TimeSpan HandoverTimeout { get; init; }
@@ -69,6 +70,12 @@ public static partial class SidecarSettingsValidator
             errors.Add($"READINESS_CONDITION_TYPE='{SettingsValidator.Show(condition)}' is invalid (expected a qualified name, e.g. redissidecars.io/ready)");
 
         var port = SettingsValidator.Int(errors, "HTTP_PORT", side.HttpPort, SidecarDefaults.HttpPort, 1, 65535);
+        var httpHostText = SettingsValidator.Trimmed(side.HttpHost) ?? "0.0.0.0";
+        if (!System.Net.IPAddress.TryParse(httpHostText, out var httpHost) || !HostName.IsValid(httpHostText))
+        {
+            errors.Add($"HTTP_HOST='{SettingsValidator.Show(httpHostText)}' is not an IP address (expected e.g. 0.0.0.0 for all addresses, or the pod IP)");
+            httpHost = System.Net.IPAddress.Any;
+        }
         var interval = SettingsValidator.Int(errors, "RECONCILE_INTERVAL_MS", side.ReconcileIntervalMs, DefaultReconcileIntervalMs, 100, 60_000);
         var grace = SettingsValidator.Int(errors, "SENTINEL_LOSS_GRACE_MS", side.SentinelLossGraceMs, DefaultSentinelLossGraceMs, 500, 600_000);
         var handover = SettingsValidator.Int(errors, "HANDOVER_TIMEOUT_MS", side.HandoverTimeoutMs, SidecarDefaults.HandoverTimeoutMs, 1000, 600_000);
@@ -96,6 +103,7 @@ public static partial class SidecarSettingsValidator
             ReplicaLabelValue = replicaValue,
             ReadinessConditionType = condition,
             HttpPort = port,
+            HttpHost = httpHost,
             ReconcileInterval = TimeSpan.FromMilliseconds(interval),
             SentinelLossGrace = TimeSpan.FromMilliseconds(grace),
             HandoverTimeout = TimeSpan.FromMilliseconds(handover),

@@ -198,6 +198,29 @@ public sealed class SidecarSettingsValidatorTests
     }
 
     [Theory]
+    [InlineData("localhost")]
+    [InlineData("1.2.3")]
+    [InlineData("0.0.0.0 ")]
+    public void Validate_HttpHostNotAnIp_ErrorNamesVariable(string host)
+    {
+        var e = Single(SidecarSettingsBuilder.Errors(0, o => o.HttpHost = host + "x"), "HTTP_HOST");
+
+        Assert.Contains("expected", e);
+    }
+
+    [Theory]
+    [InlineData(null, "0.0.0.0")]
+    [InlineData("127.0.1.2", "127.0.1.2")]
+    [InlineData("::", "::")]
+    public void Validate_HttpHost_DefaultAllAddressesOrGiven(string? host, string expected)
+    {
+        var (settings, errors) = SidecarSettingsBuilder.Validate(0, o => o.HttpHost = host);
+
+        Assert.Empty(errors);
+        Assert.Equal(System.Net.IPAddress.Parse(expected), settings!.HttpHost);
+    }
+
+    [Theory]
     [InlineData("HTTP_PORT", "0")]
     [InlineData("HTTP_PORT", "65536")]
     [InlineData("RECONCILE_INTERVAL_MS", "99")]
