@@ -171,11 +171,6 @@ public sealed class InitRunner(
         return code;
     }
 
-    static string Describe(Exception e) => e switch
-    {
-        FileNotFoundException or DirectoryNotFoundException => "no such file",
-        UnauthorizedAccessException => "permission denied",
-        InvalidDataException or FormatException => "not valid JSON",
-        _ => e.GetType().Name,
-    };
+    static string Describe(Exception e) =>
+        e is InvalidDataException or FormatException ? "not valid JSON" : SettingsValidator.FileProblem(e);
 }

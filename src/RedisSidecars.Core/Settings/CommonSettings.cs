@@ -39,7 +39,7 @@ public sealed record CommonSettings
     public required TlsSettings? Tls { get; init; }
 
     /// <summary>Majority of the configured Sentinels: the number of agreeing answers needed to trust them.</summary>
-    public int SentinelMajority => SentinelNodes.Count / 2 + 1;
+    public int SentinelMajority => Discovery.MasterResolver.Majority(SentinelNodes.Count);
 
     public bool IsSelf(NodeAddress node) => (Self is { } s && s.Equals(node)) || SelfAliases.Contains(node);
 

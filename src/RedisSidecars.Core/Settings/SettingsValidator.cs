@@ -284,7 +284,8 @@ public static partial class SettingsValidator
             errors.Add($"{name} contains a space, tab, quote or control character, which Redis Sentinel cannot keep: it rewrites its config unquoted and then fails to parse it on restart (expected a password without spaces, tabs or quotes for deployments with Sentinel)");
     }
 
-    static string FileProblem(Exception e) => e switch
+    /// <summary>A short, secret-free description of a file that could not be read.</summary>
+    public static string FileProblem(Exception e) => e switch
     {
         FileNotFoundException or DirectoryNotFoundException => "no such file",
         UnauthorizedAccessException => "permission denied",
