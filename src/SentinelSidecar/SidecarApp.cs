@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using k8s;
 using Microsoft.Extensions.Logging;
+using RedisSidecars.Core.Roles;
 using RedisSidecars.Core.Settings;
 using RedisSidecars.Sidecar.Hosting;
 using RedisSidecars.Sidecar.Kubernetes;
@@ -27,7 +28,7 @@ public static class SidecarApp
                redis-sidecar verify     post-deploy check: one line per check, exit 0 only if all pass
                redis-sidecar --help | --version
         Settings come from environment variables (see README), a JSON file (--config FILE), or --NAME=value.
-        HTTP (HTTP_PORT, default 9180): GET /livez, GET /readyz, GET /metrics, POST|GET /handover.
+        HTTP: GET /livez, GET /readyz, GET /metrics on HTTP_PORT (default 9180); POST|GET /handover on HANDOVER_PORT (default 9181).
         Exit codes: 0 ok, 2 bad configuration, 1 failure.
         """;
 
@@ -111,18 +112,38 @@ public static class SidecarApp
             return Fail($"cannot build a Kubernetes client ({e.GetType().Name}); expected KUBECONFIG to name a valid kubeconfig, or an in-cluster service account");
         }
         var pods = new PodWriter(kube, settings, logger, metrics, time);
+        var facts = new PolledKubeFacts(settings, pods, time);
         await using var local = await LocalRedisClient.ConnectAsync(settings).ConfigureAwait(false);
         await using var sentinels = new SentinelWatcher(settings.Common, logger, time);
-        var worker = new ReconcileWorker(settings, sentinels, local, pods, metrics, logger, time);
-        var handover = new HandoverCoordinator(settings, worker, local, sentinels, metrics, logger, time);
+        var applier = new PodStateApplier(settings, facts, pods, metrics, logger, time);
+        var worker = new ReconcileWorker(settings, sentinels, local, facts, applier, metrics, logger, time);
+        var handover = new HandoverCoordinator(settings, worker, local, sentinels, pods, metrics, logger, time);
+        worker.HandoverActive = () => handover.Active;
 
         using var loopCts = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
-        var http = new HttpEndpoints(settings.HttpHost, settings.HttpPort, () => worker.Alive, () => worker.Ready, metrics.Render,
-            ct => handover.HandoverAsync("POST /handover", ct), logger);
-        try { http.Start(); }
-        catch (System.Net.Sockets.SocketException e)
+        var probes = new HttpEndpoints(settings.HttpHost, settings.HttpPort, new Dictionary<string, Func<string, CancellationToken, Task<HttpReply>>>
         {
-            return Fail($"HTTP_HOST:HTTP_PORT={settings.HttpHost}:{settings.HttpPort} cannot be bound ({e.SocketErrorCode}; expected a free port)");
+            ["/livez"] = HttpEndpoints.Get(() => worker.Alive ? HttpReply.Plain(200, "ok\n") : HttpReply.Plain(503, $"reconcile loop stalled: no tick completed within LIVENESS_TIMEOUT_MS ({settings.LivenessTimeout.TotalMilliseconds:0} ms)\n")),
+            ["/readyz"] = HttpEndpoints.Get(() => worker.Ready && !handover.Active ? HttpReply.Plain(200, "ready\n") : HttpReply.Plain(503, "not ready\n")),
+            ["/metrics"] = HttpEndpoints.Get(() => new HttpReply(200, "text/plain; version=0.0.4; charset=utf-8", metrics.Render())),
+        }, logger);
+        var handoverEndpoint = new HttpEndpoints(settings.HttpHost, settings.HandoverPort, new Dictionary<string, Func<string, CancellationToken, Task<HttpReply>>>
+        {
+            // GET too: a preStop httpGet hook can only GET.
+            ["/handover"] = async (method, ct) =>
+            {
+                if (method is not ("POST" or "GET")) return HttpReply.Plain(405, "method not allowed\n");
+                var r = await handover.HandoverAsync($"{method} /handover", ct).ConfigureAwait(false);
+                return HttpReply.Plain(HandoverOutcomes.IsFailure(r.Outcome) ? 500 : 200, $"{r.Outcome}: {r.Detail} ({r.Took.TotalMilliseconds:0} ms)\n");
+            },
+        }, logger);
+        foreach (var (endpoint, name, port) in new[] { (probes, "HTTP_PORT", settings.HttpPort), (handoverEndpoint, "HANDOVER_PORT", settings.HandoverPort) })
+        {
+            try { endpoint.Start(); }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                return Fail($"HTTP_HOST:{name}={settings.HttpHost}:{port} cannot be bound ({e.SocketErrorCode}; expected a free port)");
+            }
         }
 
         var terminating = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -131,15 +152,22 @@ public static class SidecarApp
 
         Log.Started(logger, Version, settings.Common.PodName!, settings.Common.Namespace, settings.LocalRedis.ToString(),
             settings.Common.SentinelNodes.Count, $"{settings.LabelName}={settings.MasterLabelValue}");
-        await sentinels.StartAsync(worker.OnSwitchAsync, worker.OnSentinelEvent, loopCts.Token).ConfigureAwait(false);
-        var loop = worker.RunAsync(loopCts.Token);
-        var server = http.RunAsync(loopCts.Token);
-
-        var ended = await Task.WhenAny(loop, terminating.Task).ConfigureAwait(false);
-        if (ended == loop)
+        await sentinels.StartAsync(worker.OnSignalAsync, worker.Wake, loopCts.Token).ConfigureAwait(false);
+        var background = new[]
         {
-            // The loop only ends by itself on a fault: fail loudly so Kubernetes restarts the container.
-            var why = loop.Exception?.GetBaseException() is { } ex ? $"{ex.GetType().Name}: {ex.Message}" : $"reconcile loop ended ({loop.Status})";
+            worker.RunAsync(loopCts.Token),
+            facts.RunAsync(loopCts.Token),
+            applier.RunAsync(loopCts.Token),
+            probes.RunAsync(loopCts.Token),
+            handoverEndpoint.RunAsync(loopCts.Token),
+        };
+
+        var ended = await Task.WhenAny(background.Append(terminating.Task)).ConfigureAwait(false);
+        if (ended != terminating.Task)
+        {
+            // None of these ends by itself but through a fault (a bug: the edges turn every Redis, Sentinel and API fault
+            // into a value). Fail loudly so Kubernetes restarts the container.
+            var why = ended.Exception?.GetBaseException() is { } ex ? $"{ex.GetType().Name}: {ex.Message}" : $"a background loop ended ({ended.Status})";
             Log.ReconcileFailed(logger, why);
             await loopCts.CancelAsync().ConfigureAwait(false);
             return ExitCodes.Failure;
@@ -148,14 +176,15 @@ public static class SidecarApp
         // The one shutdown path: hand mastership over (bounded), then stop.
         Log.ShuttingDown(logger, "SIGTERM: handing over mastership if this pod is master");
         using var bound = new CancellationTokenSource(settings.HandoverTimeout + TimeSpan.FromSeconds(2));
-        try { await handover.HandoverAsync("SIGTERM", bound.Token).ConfigureAwait(false); }
-        catch (OperationCanceledException) { Log.HandoverProblem(logger, "handover did not finish within HANDOVER_TIMEOUT_MS"); }
-        catch (Exception e) when (e is not OperationCanceledException)
+        try
         {
-            Log.HandoverProblem(logger, "handover failed: " + e.Message);
+            var r = await handover.HandoverAsync("SIGTERM", bound.Token).ConfigureAwait(false);
+            if (r.Outcome == HandoverOutcome.FailoverPending)
+                Log.ShuttingDown(logger, "exiting with writes paused: the failover may still happen; the pause lapses within seconds of this exit, by which time the Redis container has stopped");
         }
+        catch (OperationCanceledException) { Log.HandoverProblem(logger, "handover did not finish within HANDOVER_TIMEOUT_MS"); }
         await loopCts.CancelAsync().ConfigureAwait(false);
-        try { await Task.WhenAll(loop, server).ConfigureAwait(false); } catch (OperationCanceledException) { }
+        try { await Task.WhenAll(background).ConfigureAwait(false); } catch (OperationCanceledException) { }
         return ExitCodes.Ok;
     }
 }

@@ -3,13 +3,17 @@ using RedisSidecars.Core.Discovery;
 
 namespace RedisSidecars.Core.Roles;
 
-/// <summary>What the sidecar believes the Sentinels say. <see cref="Lost"/>: no Sentinel majority reachable for longer than the grace.</summary>
-public sealed record SentinelView(NodeAddress? Master, long Epoch, string Source, bool Lost, int Reachable, int Configured);
+/// <summary>
+/// What the sidecar believes the Sentinels say. <see cref="Lost"/>: no Sentinel majority reachable for longer than the
+/// grace. <see cref="FailoverInProgress"/>: a reachable Sentinel reported a failover of the set in the last poll.
+/// </summary>
+public sealed record SentinelView(NodeAddress? Master, long Epoch, string Source, bool Lost, int Reachable, int Configured, bool FailoverInProgress = false);
 
 /// <summary>
-/// Combines the polled majority view with <c>+switch-master</c> events: an event with a newer config
-/// epoch than the last seen is authoritative at once (it is the outcome of a quorum-elected failover);
-/// a poll decides only with a majority of the configured Sentinels, and never rolls back a newer epoch.
+/// Combines polls of every Sentinel with their failover signals (<c>+promoted-slave</c>, <c>+switch-master</c>).
+/// A signal whose config epoch is newer than the last one seen is authoritative at once (it is the outcome of a
+/// quorum-elected failover); a poll decides only with a majority of the configured Sentinels (the resolver's rule),
+/// and never rolls back to an older epoch. The tracker is the only writer of the view.
 /// </summary>
 public sealed class SentinelViewTracker
 {
@@ -22,6 +26,7 @@ public sealed class SentinelViewTracker
     string source = "none";
     long lastMajorityReachable;
     int reachable;
+    bool failoverInProgress;
 
     public SentinelViewTracker(int configuredSentinels, TimeSpan lossGrace, TimeProvider timeProvider)
     {
@@ -38,7 +43,7 @@ public sealed class SentinelViewTracker
             lock (gate)
             {
                 var lost = time.GetElapsedTime(lastMajorityReachable) > grace;
-                return new SentinelView(master, epoch, source, lost, reachable, configured);
+                return new SentinelView(master, epoch, source, lost, reachable, configured, failoverInProgress);
             }
         }
     }
@@ -46,33 +51,38 @@ public sealed class SentinelViewTracker
     /// <summary>Applies one poll of every Sentinel. Returns true when the believed master changed.</summary>
     public bool OnPoll(IReadOnlyCollection<SentinelAnswer> answers)
     {
-        var answered = answers.Where(a => a.Answered).ToArray();
+        var verdict = MasterResolver.JudgeSentinels(answers, configured);
         var majority = MasterResolver.Majority(configured);
-        var best = answered.GroupBy(a => a.Master!.Value).OrderByDescending(g => g.Count()).FirstOrDefault();
         lock (gate)
         {
             reachable = answers.Count(a => a.Error is null);
+            failoverInProgress = answers.Any(a => a.Answered && a.FailoverInProgress);
             if (reachable >= majority) lastMajorityReachable = time.GetTimestamp();
-            if (best is null || best.Count() < majority) return false;
-            var polledEpoch = best.Max(a => a.ConfigEpoch);
-            if (polledEpoch < epoch && !best.Key.Equals(master)) return false; // an event already told us about a newer failover
-            var changed = !best.Key.Equals(master);
-            master = best.Key;
+            // A majority naming one master decides, failover flag or not: during a failover's last phase the Sentinels
+            // already name the promoted replica while the leader still reports the failover in progress.
+            if (verdict.Agree < majority || verdict.Master is not { } agreed) return false;
+            var polledEpoch = answers.Where(a => a.Answered && a.Master!.Value.Equals(agreed)).Max(a => a.ConfigEpoch);
+            if (polledEpoch < epoch && !agreed.Equals(master)) return false; // a signal already told of a newer failover
+            var changed = !agreed.Equals(master);
+            master = agreed;
             epoch = Math.Max(epoch, polledEpoch);
             source = "poll";
             return changed;
         }
     }
 
-    /// <summary>Applies a <c>+switch-master</c> whose config epoch was read from the announcing Sentinel. True if accepted.</summary>
-    public bool OnSwitch(NodeAddress newMaster, long configEpoch)
+    /// <summary>
+    /// Applies a failover signal: the master and config epoch read together from the Sentinel that announced it.
+    /// True if accepted (its epoch is newer than any seen).
+    /// </summary>
+    public bool OnSignal(NodeAddress newMaster, long configEpoch, string signal)
     {
         lock (gate)
         {
             if (configEpoch <= epoch) return false;
             master = newMaster;
             epoch = configEpoch;
-            source = "event";
+            source = signal;
             return true;
         }
     }

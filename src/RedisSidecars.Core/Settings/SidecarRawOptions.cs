@@ -18,6 +18,11 @@ public sealed class SidecarRawOptions
     [ConfigurationKeyName("SENTINEL_LOSS_GRACE_MS")] public string? SentinelLossGraceMs { get; set; }
     [ConfigurationKeyName("HANDOVER_TIMEOUT_MS")] public string? HandoverTimeoutMs { get; set; }
     [ConfigurationKeyName("MASTER_LABEL_WAIT_MS")] public string? MasterLabelWaitMs { get; set; }
+    [ConfigurationKeyName("HANDOVER_PORT")] public string? HandoverPort { get; set; }
+    [ConfigurationKeyName("LIVENESS_TIMEOUT_MS")] public string? LivenessTimeoutMs { get; set; }
+    [ConfigurationKeyName("REPLICA_NOT_READY_AFTER_MS")] public string? ReplicaNotReadyAfterMs { get; set; }
+    [ConfigurationKeyName("FENCE_ENABLED")] public string? FenceEnabled { get; set; }
+    [ConfigurationKeyName("KUBE_RESYNC_INTERVAL_MS")] public string? KubeResyncIntervalMs { get; set; }
     [ConfigurationKeyName("KUBECONFIG")] public string? KubeConfig { get; set; }
     /// <summary>verify: the Sentinel Service to ask (the bootstrap job's variables), in addition to SENTINEL_NODES.</summary>
     [ConfigurationKeyName("REDIS_SENTINEL_HOST")] public string? RedisSentinelHost { get; set; }

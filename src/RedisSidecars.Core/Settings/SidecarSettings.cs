@@ -19,6 +19,16 @@ public sealed record SidecarSettings
     public required TimeSpan SentinelLossGrace { get; init; }
     public required TimeSpan HandoverTimeout { get; init; }
     public required TimeSpan MasterLabelWait { get; init; }
+    /// <summary>The planned-handover endpoint's own port (never the scraped one).</summary>
+    public required int HandoverPort { get; init; }
+    /// <summary>/livez fails when the reconcile loop has not completed a tick for this long.</summary>
+    public required TimeSpan LivenessTimeout { get; init; }
+    /// <summary>A pod not labelled master becomes not ready only after its not-ready state lasted this long.</summary>
+    public required TimeSpan ReplicaNotReadyAfter { get; init; }
+    /// <summary>An isolated master fences its Redis (stops acknowledging writes).</summary>
+    public required bool FenceEnabled { get; init; }
+    /// <summary>The watch cache relists this often as a safety net.</summary>
+    public required TimeSpan KubeResyncInterval { get; init; }
     public required string? KubeConfig { get; init; }
     /// <summary>verify: an extra Sentinel address (the Sentinel Service).</summary>
     public required NodeAddress? SentinelService { get; init; }
@@ -80,6 +90,12 @@ public static partial class SidecarSettingsValidator
         var grace = SettingsValidator.Int(errors, "SENTINEL_LOSS_GRACE_MS", side.SentinelLossGraceMs, DefaultSentinelLossGraceMs, 500, 600_000);
         var handover = SettingsValidator.Int(errors, "HANDOVER_TIMEOUT_MS", side.HandoverTimeoutMs, SidecarDefaults.HandoverTimeoutMs, 1000, 600_000);
         var labelWait = SettingsValidator.Int(errors, "MASTER_LABEL_WAIT_MS", side.MasterLabelWaitMs, DefaultMasterLabelWaitMs, 0, 600_000);
+        var handoverPort = SettingsValidator.Int(errors, "HANDOVER_PORT", side.HandoverPort, SidecarDefaults.HandoverPort, 1, 65535);
+        if (handoverPort == port) errors.Add($"HANDOVER_PORT equals HTTP_PORT ({port}; expected its own port: /handover is never served where /metrics is scraped)");
+        var liveness = SettingsValidator.Int(errors, "LIVENESS_TIMEOUT_MS", side.LivenessTimeoutMs, 30_000, 1000, 3_600_000);
+        var notReadyAfter = SettingsValidator.Int(errors, "REPLICA_NOT_READY_AFTER_MS", side.ReplicaNotReadyAfterMs, 3000, 0, 600_000);
+        var fence = SettingsValidator.Bool(errors, "FENCE_ENABLED", side.FenceEnabled, true);
+        var resync = SettingsValidator.Int(errors, "KUBE_RESYNC_INTERVAL_MS", side.KubeResyncIntervalMs, 600_000, 1000, 86_400_000);
 
         var kubeconfig = SettingsValidator.Trimmed(side.KubeConfig);
         if (kubeconfig is not null && !files.Exists(kubeconfig))
@@ -108,6 +124,11 @@ public static partial class SidecarSettingsValidator
             SentinelLossGrace = TimeSpan.FromMilliseconds(grace),
             HandoverTimeout = TimeSpan.FromMilliseconds(handover),
             MasterLabelWait = TimeSpan.FromMilliseconds(labelWait),
+            HandoverPort = handoverPort,
+            LivenessTimeout = TimeSpan.FromMilliseconds(liveness),
+            ReplicaNotReadyAfter = TimeSpan.FromMilliseconds(notReadyAfter),
+            FenceEnabled = fence,
+            KubeResyncInterval = TimeSpan.FromMilliseconds(resync),
             KubeConfig = kubeconfig,
             SentinelService = service,
         }, errors);

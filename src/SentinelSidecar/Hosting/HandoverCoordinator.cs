@@ -1,32 +1,52 @@
 using Microsoft.Extensions.Logging;
+using RedisSidecars.Core.Addressing;
 using RedisSidecars.Core.Roles;
 using RedisSidecars.Core.Settings;
+using RedisSidecars.Redis;
+using RedisSidecars.Sidecar.Kubernetes;
 using RedisSidecars.Sidecar.Redis;
 using RedisSidecars.Sidecar.Sentinel;
 
 namespace RedisSidecars.Sidecar.Hosting;
 
-public enum HandoverOutcome { NotMaster, NoHealthyReplica, HandedOver, TimedOut, SentinelRefused, LocalUnreachable }
-
-public sealed record HandoverResult(HandoverOutcome Outcome, string Detail, TimeSpan Took);
+/// <param name="Promotion">SENTINEL FAILOVER accepted → promotion seen, when there was one.</param>
+public sealed record HandoverResult(HandoverOutcome Outcome, string Detail, TimeSpan Took, TimeSpan? Promotion = null);
 
 /// <summary>
-/// Planned handover (SIGTERM or /handover): drop readiness and the master label, pause writes,
-/// let a replica catch up, SENTINEL FAILOVER, wait for the new master (bounded), unpause, disconnect
-/// clients. Not master: returns at once. Concurrent or repeated calls share one run.
+/// Planned handover (SIGTERM, or the preStop call on HANDOVER_PORT). It never depends on the Kubernetes API: /readyz
+/// drops at once and the label and condition writes run beside it in the <see cref="PodStateApplier"/>. Steps and their
+/// reasons are in DESIGN.md; the decisions are <see cref="HandoverPlanner"/>'s. Concurrent or repeated calls share one
+/// run; a run that ends with a failover still pending keeps writes paused in the background until Sentinel completes
+/// or verifiably aborts it.
 /// </summary>
 public sealed class HandoverCoordinator(
     SidecarSettings settings,
     ReconcileWorker worker,
     ILocalRedis local,
-    ISentinelWatcher sentinels,
+    ISentinels sentinels,
+    IPodWriter events,
     SidecarMetrics metrics,
     ILogger logger,
     TimeProvider time)
 {
-    static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
+    /// <summary>How long one CLIENT PAUSE lasts: short, so writes resume soon if this process dies mid-handover.</summary>
+    static readonly TimeSpan PauseFor = TimeSpan.FromSeconds(3);
+    static readonly TimeSpan RenewEvery = TimeSpan.FromSeconds(1);
+    static readonly TimeSpan PromotionPoll = TimeSpan.FromMilliseconds(20);
+    static readonly TimeSpan AllSentinelsPoll = TimeSpan.FromMilliseconds(250);
     readonly object gate = new();
     Task<HandoverResult>? running;
+    volatile bool active;
+    volatile bool paused;
+
+    /// <summary>A handover owns this pod's role: not master, not ready.</summary>
+    public bool Active => active;
+
+    /// <summary>Writes are paused by a handover now.</summary>
+    public bool WritesPaused => paused;
+
+    /// <summary>The background run that keeps writes paused until a pending failover resolves (null when none).</summary>
+    public Task? Pending { get; private set; }
 
     public Task<HandoverResult> HandoverAsync(string trigger, CancellationToken ct)
     {
@@ -42,13 +62,9 @@ public sealed class HandoverCoordinator(
     {
         var start = time.GetTimestamp();
         TimeSpan Elapsed() => time.GetElapsedTime(start);
-        HandoverResult Done(HandoverOutcome o, string detail)
-        {
-            Log.Handover(logger, $"{o}: {detail} ({Elapsed().TotalMilliseconds:0} ms)");
-            return new HandoverResult(o, detail, Elapsed());
-        }
+        bool InBound() => Elapsed() < settings.HandoverTimeout;
 
-        // One failed read of the local Redis is not "not master": ask again for a little while.
+        // 1. Anything to hand over? One failed read of the local Redis is not "not master": ask again for a little while.
         var state = await local.ReadStateAsync(ct).ConfigureAwait(false);
         var readFor = TimeSpan.FromTicks(Math.Min(settings.HandoverTimeout.Ticks / 4, TimeSpan.FromSeconds(5).Ticks));
         while (state.Role == LocalRole.Unknown && Elapsed() < readFor)
@@ -56,86 +72,201 @@ public sealed class HandoverCoordinator(
             await Task.Delay(TimeSpan.FromMilliseconds(100), time, ct).ConfigureAwait(false);
             state = await local.ReadStateAsync(ct).ConfigureAwait(false);
         }
-        var view = worker.Tracker.Current;
-        if (state.Role == LocalRole.Unknown && view.Master is { } named && worker.IsMe(named))
-            return Done(HandoverOutcome.LocalUnreachable, $"Sentinel names this pod master but the local Redis does not answer ({state.Error}); cannot pause writes for a handover");
-        if (state.Role != LocalRole.Master || view.Master is not { } master || !worker.IsMe(master))
-            return Done(HandoverOutcome.NotMaster, $"not master (local {state.Role}, sentinels name {view.Master?.ToString() ?? "nobody"}); nothing to hand over");
+        if (HandoverPlanner.Start(state, worker.Tracker.Current, worker.IsMe) is HandoverStep.Finish nothing)
+            return Done(nothing.Outcome, nothing.Detail, start);
+        Log.Handover(logger, $"starting ({trigger}): {state.OnlineReplicas.Count} online replica(s)");
 
-        var replication = await local.ReadReplicationAsync(ct).ConfigureAwait(false);
-        if (replication.OnlineReplicas.Count == 0)
-            return Done(HandoverOutcome.NoHealthyReplica, "no online replica to hand over to; staying master");
-
-        Log.Handover(logger, $"starting ({trigger}): {replication.OnlineReplicas.Count} online replica(s)");
-        worker.HandoverActive = true;
-        var paused = false;
-        var failedOver = false;
+        // Out of the Service at once through /readyz; the label and condition follow through the applier, best effort.
+        active = true;
+        worker.Wake();
+        var keepActive = false;
         try
         {
-            // 1. Out of the Service first: readiness false, then the label.
-            await worker.ApplyAsync(new DesiredState(RoleLabel.Replica, false, $"planned handover ({trigger})"), ct).ConfigureAwait(false);
+            // 2. A Sentinel that can act now (not in TILT, naming this pod, no failover in progress). Writes are not paused yet.
+            NodeAddress? chosen = null;
+            string why = "";
+            long epochBefore = 0;
+            while (chosen is null)
+            {
+                var probes = await sentinels.ProbeAllAsync(ct).ConfigureAwait(false);
+                epochBefore = Math.Max(worker.Tracker.Current.Epoch, probes.Where(p => p.Reachable).Select(p => p.Epoch).DefaultIfEmpty(0).Max());
+                switch (HandoverPlanner.ChooseSentinel(probes, worker.IsMe))
+                {
+                    case HandoverStep.Ask ask: chosen = ask.Sentinel; break;
+                    case HandoverStep.Wait wait:
+                        if (wait.Why != why) { Log.Handover(logger, wait.Why + "; waiting"); why = wait.Why; }
+                        if (!InBound()) return Fail(HandoverOutcome.NoSentinelReady, wait.Why + "; writes were never paused; staying master", start);
+                        await Task.Delay(AllSentinelsPoll, time, ct).ConfigureAwait(false);
+                        break;
+                }
+            }
 
-            // 2. No more writes land here; they wait and, once this node is a replica, fail with -READONLY.
-            var pauseFor = settings.HandoverTimeout - Elapsed();
-            if (pauseFor < TimeSpan.FromSeconds(1)) pauseFor = TimeSpan.FromSeconds(1);
-            await local.PauseWritesAsync(pauseFor, ct).ConfigureAwait(false);
+            // 3. No more writes land here; they wait and, once this node is a replica, fail with -READONLY.
+            var pause = new PauseKeeper(local, logger, time, PauseFor, RenewEvery, settings.LocalRedis.ToString());
+            try { await pause.StartAsync(ct).ConfigureAwait(false); }
+            catch (LocalRedisException e) { return Fail(HandoverOutcome.LocalUnreachable, $"cannot pause writes ({e.Message}); staying master", start); }
             paused = true;
+            // From here on nothing cancels the run: it is bounded by HANDOVER_TIMEOUT_MS, and a cancelled run would leave
+            // writes paused with nobody to decide when to resume them.
+            var none = CancellationToken.None;
+            metrics.HandoverWritesPaused = true;
 
-            // 3. Let a replica reach the master's offset.
+            // 4. Let a replica reach the master's offset.
             var caughtUp = false;
-            while (Elapsed() < settings.HandoverTimeout)
+            while (InBound())
             {
-                var r = await local.ReadReplicationAsync(ct).ConfigureAwait(false);
-                if (r.OnlineReplicas.Any(x => x.Offset >= r.MasterOffset)) { caughtUp = true; break; }
-                await Task.Delay(Poll, time, ct).ConfigureAwait(false);
+                if (HandoverPlanner.CaughtUp(await local.ReadStateAsync(none).ConfigureAwait(false))) { caughtUp = true; break; }
+                await Task.Delay(TimeSpan.FromMilliseconds(10), time, none).ConfigureAwait(false);
             }
-            if (!caughtUp) return Done(HandoverOutcome.TimedOut, "no replica caught up within HANDOVER_TIMEOUT_MS");
-
-            // 4. Sentinel promotes a replica (it picks the best one).
-            var by = await sentinels.FailoverAsync(ct).ConfigureAwait(false);
-            if (by is null) return Done(HandoverOutcome.SentinelRefused, "no Sentinel accepted SENTINEL FAILOVER");
-            Log.Handover(logger, $"SENTINEL FAILOVER accepted by {by}");
-
-            // 5. Wait for the new master (event or poll).
-            while (Elapsed() < settings.HandoverTimeout)
+            if (!caughtUp)
             {
-                var v = worker.Tracker.Current;
-                if (v.Master is { } m && !worker.IsMe(m)) { failedOver = true; break; }
-                worker.Wake();
-                await Task.Delay(Poll * 5, time, ct).ConfigureAwait(false);
-                var answers = await sentinels.PollAsync(ct).ConfigureAwait(false);
-                worker.Tracker.OnPoll(answers);
+                await ResumeAsync(pause, null).ConfigureAwait(false);
+                return Fail(HandoverOutcome.CatchUpTimedOut, "no replica reached the master's offset within HANDOVER_TIMEOUT_MS; no failover was asked; writes resumed here", start);
             }
-            if (!failedOver) return Done(HandoverOutcome.TimedOut, "Sentinel did not announce a new master within HANDOVER_TIMEOUT_MS");
 
-            // 6. Become a replica now (Sentinel would, seconds later): the writes still paused here then fail
-            //    with -READONLY instead of landing on a master nobody replicates.
-            var newMaster = worker.Tracker.Current.Master!.Value;
-            try { await local.ReplicateAsync(newMaster, ct).ConfigureAwait(false); }
-            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            // 5. Ask the chosen Sentinel. An unanswered request may have been accepted: it counts as accepted.
+            var (answer, detail) = await sentinels.FailoverAsync(chosen.Value, none).ConfigureAwait(false);
+            if (answer == FailoverAnswer.Refused)
             {
-                Log.HandoverProblem(logger, $"REPLICAOF {newMaster} failed ({e.GetType().Name}); Sentinel will convert this node");
+                await ResumeAsync(pause, null).ConfigureAwait(false);
+                return Fail(HandoverOutcome.SentinelRefused, $"{chosen} refused SENTINEL FAILOVER ({detail}); writes resumed here", start);
             }
-            metrics.Handovers.Increment();
-            return Done(HandoverOutcome.HandedOver, $"new master {worker.Tracker.Current.Master}");
+            var asked = time.GetTimestamp();
+            Log.Handover(logger, answer == FailoverAnswer.Accepted
+                ? $"SENTINEL FAILOVER accepted by {chosen}"
+                : $"SENTINEL FAILOVER sent to {chosen}, no answer ({detail}): treated as accepted");
+
+            // 6. Wait for the promotion, from the Sentinel that accepted (or a newer-epoch signal); never unpause into a
+            //    failover that may still happen.
+            var outcome = await AwaitPromotionAsync(chosen.Value, epochBefore, pause, asked, bounded: true, start, none).ConfigureAwait(false);
+            if (outcome is not null) return outcome;
+
+            // The bound ran out with the failover still possible: keep writes paused until it resolves.
+            keepActive = true;
+            var pendingDetail = $"the failover accepted by {chosen} has not happened within HANDOVER_TIMEOUT_MS and may still happen: writes stay paused until Sentinel completes or aborts it";
+            Pending = Task.Run(() => AwaitPromotionAsync(chosen.Value, epochBefore, pause, asked, bounded: false, start, CancellationToken.None));
+            return Fail(HandoverOutcome.FailoverPending, pendingDetail, start);
         }
         finally
         {
-            if (paused)
-            {
-                try
-                {
-                    await local.UnpauseAsync(CancellationToken.None).ConfigureAwait(false);
-                    // Pooled clients reconnect through the Service to the new master instead of getting -READONLY.
-                    if (failedOver) await local.KillNormalClientsAsync(CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-                {
-                    Log.HandoverProblem(logger, "unpause failed: " + e.GetType().Name);
-                }
-            }
-            worker.HandoverActive = false;
+            if (!keepActive) active = false;
             worker.Wake();
         }
+    }
+
+    /// <summary>
+    /// Polls the accepting Sentinel every few tens of milliseconds (all of them four times a second, to verify an abort)
+    /// until the promotion, a verified abort, or — when <paramref name="bounded"/> — the handover bound. Null: still pending.
+    /// </summary>
+    async Task<HandoverResult?> AwaitPromotionAsync(NodeAddress chosen, long epochBefore, PauseKeeper pause, long asked, bool bounded, long start, CancellationToken ct)
+    {
+        IReadOnlyList<SentinelProbe> all = [];
+        var lastAll = 0L;
+        while (!bounded || time.GetElapsedTime(start) < settings.HandoverTimeout)
+        {
+            if (lastAll == 0 || time.GetElapsedTime(lastAll) >= AllSentinelsPoll)
+            {
+                all = (await sentinels.PollAsync(ct).ConfigureAwait(false)).Select(a => RedisReplies.Probe(a, null)).ToArray();
+                lastAll = time.GetTimestamp();
+            }
+            var one = await sentinels.ProbeAsync(chosen, ct).ConfigureAwait(false);
+            var probes = all.Where(p => !p.Sentinel.Equals(chosen)).Append(one).ToArray();
+            switch (HandoverPlanner.AfterAccept(chosen, probes, worker.Tracker.Current, epochBefore, worker.IsMe))
+            {
+                case HandoverStep.Promoted p:
+                    var promotion = time.GetElapsedTime(asked);
+                    // 7. Become a replica now (Sentinel would, seconds later): writes still paused here then fail with -READONLY
+                    //    instead of landing on a master nobody replicates. Then unpause and disconnect clients.
+                    try { await local.ReplicateAsync(p.NewMaster, CancellationToken.None).ConfigureAwait(false); }
+                    catch (LocalRedisException e) { Log.HandoverProblem(logger, $"REPLICAOF {p.NewMaster} failed ({e.Message}); Sentinel will convert this node"); }
+                    await ResumeAsync(pause, p.NewMaster).ConfigureAwait(false);
+                    active = false;
+                    worker.Wake();
+                    return Done(HandoverOutcome.HandedOver, $"new master {p.NewMaster} ({p.Seen}; promoted {promotion.TotalMilliseconds:0} ms after SENTINEL FAILOVER)", start, promotion);
+                case HandoverStep.Finish f:
+                    await ResumeAsync(pause, null).ConfigureAwait(false);
+                    active = false;
+                    worker.Wake();
+                    return Fail(f.Outcome, f.Detail, start);
+            }
+            await Task.Delay(PromotionPoll, time, ct).ConfigureAwait(false);
+        }
+        return null;
+    }
+
+    /// <summary>Unpauses (after the failover: also disconnects clients, so pooled connections follow the Service).</summary>
+    async Task ResumeAsync(PauseKeeper pause, NodeAddress? newMaster)
+    {
+        try
+        {
+            await pause.StopAsync().ConfigureAwait(false);
+            if (newMaster is not null) await local.KillNormalClientsAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (LocalRedisException e)
+        {
+            Log.HandoverProblem(logger, "resuming writes: " + e.Message);
+        }
+        finally
+        {
+            paused = false;
+            metrics.HandoverWritesPaused = false;
+        }
+    }
+
+    HandoverResult Done(HandoverOutcome o, string detail, long start, TimeSpan? promotion = null)
+    {
+        var took = time.GetElapsedTime(start);
+        Log.Handover(logger, $"{o}: {detail} ({took.TotalMilliseconds:0} ms)");
+        metrics.Handovers(o).Increment();
+        if (o == HandoverOutcome.HandedOver)
+            _ = events.RecordEventAsync("Normal", "HandedOver", $"{detail}; took {took.TotalMilliseconds:0} ms", CancellationToken.None);
+        return new HandoverResult(o, detail, took, promotion);
+    }
+
+    HandoverResult Fail(HandoverOutcome o, string detail, long start)
+    {
+        var took = time.GetElapsedTime(start);
+        Log.HandoverProblem(logger, $"{o}: {detail} ({took.TotalMilliseconds:0} ms)");
+        metrics.Handovers(o).Increment();
+        _ = events.RecordEventAsync("Warning", o == HandoverOutcome.FailoverPending ? "HandoverPending" : "HandoverFailed", $"{o}: {detail}", CancellationToken.None);
+        return new HandoverResult(o, detail, took);
+    }
+}
+
+/// <summary>
+/// Keeps <c>CLIENT PAUSE WRITE</c> in force: a short pause renewed every second, so that it lapses within seconds if
+/// this process dies, and lasts as long as needed while it lives.
+/// </summary>
+public sealed class PauseKeeper(ILocalRedis local, ILogger logger, TimeProvider time, TimeSpan pauseFor, TimeSpan renewEvery, string node)
+{
+    readonly CancellationTokenSource stop = new();
+    Task? renewing;
+
+    public async Task StartAsync(CancellationToken ct)
+    {
+        await local.PauseWritesAsync(pauseFor, ct).ConfigureAwait(false);
+        renewing = RenewAsync(stop.Token);
+    }
+
+    async Task RenewAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(renewEvery, time, ct).ConfigureAwait(false);
+                await local.PauseWritesAsync(pauseFor, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { return; }
+            catch (LocalRedisException e) { Log.LocalProblem(logger, node, "renewing CLIENT PAUSE: " + e.Message); }
+        }
+    }
+
+    /// <summary>Stops renewing and unpauses.</summary>
+    public async Task StopAsync()
+    {
+        await stop.CancelAsync().ConfigureAwait(false);
+        if (renewing is not null) await renewing.ConfigureAwait(false);
+        await local.UnpauseAsync(CancellationToken.None).ConfigureAwait(false);
     }
 }

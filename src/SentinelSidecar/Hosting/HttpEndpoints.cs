@@ -5,17 +5,22 @@ using Microsoft.Extensions.Logging;
 
 namespace RedisSidecars.Sidecar.Hosting;
 
+/// <summary>One answer of <see cref="HttpEndpoints"/>.</summary>
+public readonly record struct HttpReply(int Code, string ContentType, string Body)
+{
+    public const string Text = "text/plain; charset=utf-8";
+    public static HttpReply Plain(int code, string body) => new(code, Text, body);
+}
+
 /// <summary>
-/// A deliberately small HTTP/1.1 server for probes and scraping: GET /livez, GET /readyz, GET /metrics,
-/// POST /handover (GET too, because a Kubernetes preStop httpGet hook can only GET). One request per connection.
+/// A deliberately small HTTP/1.1 server for probes, scraping and the handover hook: one request per connection, a
+/// handler per path (given the method). Unknown paths get 404. The sidecar runs two: /livez /readyz /metrics on
+/// HTTP_PORT, and /handover alone on HANDOVER_PORT.
 /// </summary>
 public sealed class HttpEndpoints(
     IPAddress address,
     int port,
-    Func<bool> alive,
-    Func<bool> ready,
-    Func<string> metrics,
-    Func<CancellationToken, Task<HandoverResult>> handover,
+    IReadOnlyDictionary<string, Func<string, CancellationToken, Task<HttpReply>>> routes,
     ILogger logger)
 {
     static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(5);
@@ -27,7 +32,7 @@ public sealed class HttpEndpoints(
     {
         listener = new TcpListener(address, port);
         listener.Start(64);
-        Log.Listening(logger, Port);
+        Log.Listening(logger, Port, string.Join(" ", routes.Keys));
     }
 
     public async Task RunAsync(CancellationToken ct)
@@ -63,36 +68,22 @@ public sealed class HttpEndpoints(
         }
     }
 
-    async Task<(int Code, string Type, string Body)> RouteAsync(string method, string path, CancellationToken ct)
+    async Task<HttpReply> RouteAsync(string method, string path, CancellationToken ct)
     {
         var q = path.IndexOf('?');
         if (q >= 0) path = path[..q];
-        const string text = "text/plain; charset=utf-8";
-        switch (path)
+        if (!routes.TryGetValue(path, out var handler)) return HttpReply.Plain(404, "not found\n");
+        try { return await handler(method, ct).ConfigureAwait(false); }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            case "/livez":
-                return IsGet(method) ? (alive() ? (200, text, "ok\n") : (503, text, "reconcile loop stalled\n")) : (405, text, "method not allowed\n");
-            case "/readyz":
-                return IsGet(method) ? (ready() ? (200, text, "ready\n") : (503, text, "not ready\n")) : (405, text, "method not allowed\n");
-            case "/metrics":
-                return IsGet(method) ? (200, "text/plain; version=0.0.4; charset=utf-8", metrics()) : (405, text, "method not allowed\n");
-            case "/handover":
-                if (method is not ("POST" or "GET")) return (405, text, "method not allowed\n");
-                HandoverResult r;
-                try { r = await handover(ct).ConfigureAwait(false); }
-                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-                {
-                    // The preStop hook (or an operator) gets a clear failure instead of a dropped connection.
-                    return (500, text, $"handover failed: {e.GetType().Name}\n");
-                }
-                var ok = r.Outcome is HandoverOutcome.HandedOver or HandoverOutcome.NotMaster or HandoverOutcome.NoHealthyReplica;
-                return (ok ? 200 : 500, text, $"{r.Outcome}: {r.Detail} ({r.Took.TotalMilliseconds:0} ms)\n");
-            default:
-                return (404, text, "not found\n");
+            // The preStop hook (or an operator) gets a clear failure instead of a dropped connection.
+            return HttpReply.Plain(500, $"{path} failed: {e.GetType().Name}\n");
         }
     }
 
-    static bool IsGet(string m) => m is "GET" or "HEAD";
+    /// <summary>GET (and HEAD) only.</summary>
+    public static Func<string, CancellationToken, Task<HttpReply>> Get(Func<HttpReply> reply) =>
+        (method, _) => Task.FromResult(method is "GET" or "HEAD" ? reply() : HttpReply.Plain(405, "method not allowed\n"));
 
     static async Task<(string Method, string Path)> ReadRequestLineAsync(NetworkStream stream, CancellationToken ct)
     {

@@ -8,11 +8,11 @@ internal static partial class Log
     [LoggerMessage(1, LogLevel.Information, "redis-sidecar {Version} started: pod={Pod} namespace={Namespace} local={Local} sentinels={Sentinels} label={Label}")]
     public static partial void Started(ILogger logger, string version, string pod, string @namespace, string local, int sentinels, string label);
 
-    [LoggerMessage(2, LogLevel.Information, "role change: label {From} -> {To}, ready {ReadyFrom} -> {ReadyTo}: {Reason}")]
-    public static partial void RoleChanged(ILogger logger, string from, string to, bool readyFrom, bool readyTo, string reason);
+    [LoggerMessage(2, LogLevel.Information, "role label {From} -> {To} (ready {Ready}): {Reason}")]
+    public static partial void RoleChanged(ILogger logger, string from, string to, bool ready, string reason);
 
-    [LoggerMessage(3, LogLevel.Information, "+switch-master from {Sentinel}: master={Master} epoch={Epoch} newer={Newer} (false: already known from a poll or an earlier announcement)")]
-    public static partial void SwitchMaster(ILogger logger, string sentinel, string master, long epoch, bool newer);
+    [LoggerMessage(3, LogLevel.Information, "{Signal} from {Sentinel}: master={Master} epoch={Epoch} newer={Newer} (false: already known from a poll or an earlier signal)")]
+    public static partial void FailoverSignal(ILogger logger, string signal, string sentinel, string master, long epoch, bool newer);
 
     [LoggerMessage(4, LogLevel.Warning, "Sentinel {Sentinel}: {Problem}")]
     public static partial void SentinelProblem(ILogger logger, string sentinel, string problem);
@@ -47,6 +47,12 @@ internal static partial class Log
     [LoggerMessage(14, LogLevel.Warning, "readiness condition {Condition} not declared in spec.readinessGates: only /readyz reports readiness")]
     public static partial void NoReadinessGate(ILogger logger, string condition);
 
-    [LoggerMessage(15, LogLevel.Information, "HTTP endpoints on port {Port}: /livez /readyz /metrics /handover")]
-    public static partial void Listening(ILogger logger, int port);
+    [LoggerMessage(15, LogLevel.Information, "HTTP endpoints on port {Port}: {Paths}")]
+    public static partial void Listening(ILogger logger, int port, string paths);
+
+    [LoggerMessage(16, LogLevel.Information, "readiness -> {Ready}: {Reason}")]
+    public static partial void Readiness(ILogger logger, bool ready, string reason);
+
+    [LoggerMessage(17, LogLevel.Information, "replica-priority -> {Priority} (pod revision {Revision}, StatefulSet update revision {UpdateRevision})")]
+    public static partial void ReplicaPriority(ILogger logger, int priority, string revision, string updateRevision);
 }

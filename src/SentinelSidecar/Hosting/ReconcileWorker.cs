@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using RedisSidecars.Core.Addressing;
 using RedisSidecars.Core.Roles;
 using RedisSidecars.Core.Settings;
 using RedisSidecars.Sidecar.Kubernetes;
@@ -8,79 +9,77 @@ using RedisSidecars.Sidecar.Sentinel;
 namespace RedisSidecars.Sidecar.Hosting;
 
 /// <summary>
-/// Keeps this pod's role label and readiness in line with DESIGN.md's table. <see cref="RunOnceAsync"/>
-/// is one reconcile; the loop runs it every RECONCILE_INTERVAL_MS and at once on a Sentinel event.
+/// The reconcile loop: every RECONCILE_INTERVAL_MS, and at once on a Sentinel signal or a watch change, it gathers the
+/// facts (the Sentinels, the local Redis, the watch cache), decides with the pure rules (<see cref="RoleDecider"/>, the
+/// readiness threshold, <see cref="ReplicaPriorityPlanner"/>) and applies them: /readyz at once, the pod's label and
+/// condition through the <see cref="PodStateApplier"/> (never waiting for the API), the replica priority on the local
+/// Redis. A tick never waits on the Kubernetes API and every Redis or Sentinel call is bounded, so a tick that does
+/// not complete means the loop is stuck (/livez). The edges turn every Redis, Sentinel and API fault into a value:
+/// an exception that still reaches the loop is a bug, ends it, and the process exits non-zero.
 /// </summary>
 public sealed class ReconcileWorker
 {
+    static readonly TimeSpan DemotionKillAfter = TimeSpan.FromSeconds(3);
     readonly SidecarSettings settings;
-    readonly ISentinelWatcher sentinels;
+    readonly ISentinels sentinels;
     readonly ILocalRedis local;
-    readonly IPodWriter pods;
-    readonly SentinelViewTracker tracker;
+    readonly IKubeFacts kube;
+    readonly PodStateApplier applier;
     readonly SidecarMetrics metrics;
     readonly ILogger logger;
     readonly TimeProvider time;
     readonly SemaphoreSlim wake = new(0, 1);
-    readonly SemaphoreSlim reconcileGate = new(1, 1);
-    bool? declaresGate;
-    long pendingEventTimestamp; // 0 = no failover event waiting for its label patch
-    long lastEventWake; // when a Sentinel event last woke the loop (0 = not since the last tick)
+    ReadinessState readiness = ReadinessState.Initial;
     long lastTick;
+    long demotedAt; // when this pod, labelled master, was decided not to be (0 = not demoting)
+    bool clientsKilled;
 
-    public ReconcileWorker(SidecarSettings settings, ISentinelWatcher sentinels, ILocalRedis local, IPodWriter pods,
+    public ReconcileWorker(SidecarSettings settings, ISentinels sentinels, ILocalRedis local, IKubeFacts kube, PodStateApplier applier,
         SidecarMetrics metrics, ILogger logger, TimeProvider time)
     {
         this.settings = settings;
         this.sentinels = sentinels;
         this.local = local;
-        this.pods = pods;
+        this.kube = kube;
+        this.applier = applier;
         this.metrics = metrics;
         this.logger = logger;
         this.time = time;
-        tracker = new SentinelViewTracker(settings.Common.SentinelNodes.Count, settings.SentinelLossGrace, time);
+        Tracker = new SentinelViewTracker(settings.Common.SentinelNodes.Count, settings.SentinelLossGrace, time);
         metrics.SentinelsConfigured = settings.Common.SentinelNodes.Count;
         lastTick = time.GetTimestamp();
+        applier.OnDemoted = KillClientsAfterDemotionAsync;
     }
 
-    public SentinelViewTracker Tracker => tracker;
+    /// <summary>The Sentinels' view; this loop (polls) and the Sentinel signals are its only writers.</summary>
+    public SentinelViewTracker Tracker { get; }
 
-    /// <summary>What /readyz reports. Starts false.</summary>
-    public bool Ready { get; private set; }
+    /// <summary>True while a planned handover owns this pod's role: it is kept not master and not ready.</summary>
+    public Func<bool> HandoverActive { get; set; } = () => false;
 
-    /// <summary>The role label value last seen or written on this pod.</summary>
-    public string? AppliedLabel { get; private set; }
+    /// <summary>What the readiness rules say (/readyz also drops at once while a handover runs).</summary>
+    public bool Ready => readiness.Ready;
 
-    /// <summary>True while a planned handover owns the pod's role (the worker keeps it not master, not ready).</summary>
-    public bool HandoverActive { get; set; }
+    /// <summary>The last local state read (for the handover's first decision and the metrics).</summary>
+    public LocalRedisState? LastLocal { get; private set; }
 
-    /// <summary>
-    /// Alive: the loop has completed a tick recently. Generous on purpose: a tick may spend a while in
-    /// retries during an API outage, and restarting the sidecar would not help then.
-    /// </summary>
-    public bool Alive => time.GetElapsedTime(Interlocked.Read(ref lastTick)) < settings.ReconcileInterval * 10 + TimeSpan.FromMinutes(2);
+    /// <summary>Alive: the loop completed a tick within LIVENESS_TIMEOUT_MS. Outages of the API or the Sentinels do not stop ticks.</summary>
+    public bool Alive => time.GetElapsedTime(Interlocked.Read(ref lastTick)) < settings.LivenessTimeout;
 
-    public bool IsMe(Core.Addressing.NodeAddress node) => settings.Common.IsMe(node);
+    public bool IsMe(NodeAddress node) => settings.Common.IsMe(node);
 
-    /// <summary>A Sentinel announced a failover: apply it if its epoch is newer, and reconcile now.</summary>
-    public Task OnSwitchAsync(SwitchEvent e)
+    /// <summary>A Sentinel signalled a failover: apply it if its epoch is newer, and reconcile now.</summary>
+    public Task OnSignalAsync(FailoverSignal s)
     {
-        var accepted = tracker.OnSwitch(e.NewMaster, e.Epoch);
-        Log.SwitchMaster(logger, e.Sentinel.ToString(), e.NewMaster.ToString(), e.Epoch, accepted);
+        var accepted = Tracker.OnSignal(s.NewMaster, s.Epoch, s.Kind);
+        Log.FailoverSignal(logger, s.Kind, s.Sentinel.ToString(), s.NewMaster.ToString(), s.Epoch, accepted);
         if (accepted)
         {
             metrics.FailoversObserved.Increment();
-            Interlocked.CompareExchange(ref pendingEventTimestamp, e.ReceivedTimestamp, 0);
+            applier.NoteFailoverSignal(s.ReceivedTimestamp);
         }
         Wake();
         return Task.CompletedTask;
-    }
-
-    /// <summary>Any other Sentinel event (+odown, +failover-end, …): reconcile now, remembering when.</summary>
-    public void OnSentinelEvent()
-    {
-        Interlocked.CompareExchange(ref lastEventWake, time.GetTimestamp(), 0);
-        Wake();
     }
 
     public void Wake()
@@ -94,144 +93,87 @@ public sealed class ReconcileWorker
         {
             try { await RunOnceAsync(ct).ConfigureAwait(false); }
             catch (OperationCanceledException) when (ct.IsCancellationRequested) { return; }
-            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            var version = kube.Current.Version;
+            using var next = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            try
             {
-                // One failed tick is logged and the next one tries again; a loop that keeps failing stops
-                // completing ticks, /livez turns 503 and the kubelet restarts the container.
-                Log.ReconcileFailed(logger, e is PodWriteException ? e.Message : $"{e.GetType().Name}: {e.Message}");
+                await Task.WhenAny(wake.WaitAsync(settings.ReconcileInterval, next.Token), kube.WaitForChangeAsync(version, next.Token)).ConfigureAwait(false);
             }
-            try { await wake.WaitAsync(settings.ReconcileInterval, ct).ConfigureAwait(false); }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested) { return; }
+            finally { await next.CancelAsync().ConfigureAwait(false); }
         }
     }
 
-    /// <summary>One reconcile: poll Sentinels and the local Redis, decide, apply what differs.</summary>
+    /// <summary>One reconcile: gather, decide, apply.</summary>
     public async Task RunOnceAsync(CancellationToken ct)
     {
-        var wokenAt = Interlocked.Exchange(ref lastEventWake, 0);
         var answers = await sentinels.PollAsync(ct).ConfigureAwait(false);
-        var before = tracker.Current.Master;
-        if (tracker.OnPoll(answers) && before is not null)
+        var before = Tracker.Current.Master;
+        if (Tracker.OnPoll(answers) && before is not null)
         {
-            // Usually the poll that an earlier event of the same failover woke sees the new master before
-            // +switch-master is handled: time the label from that event (or from now, for a plain poll).
             metrics.FailoversObserved.Increment();
-            Interlocked.CompareExchange(ref pendingEventTimestamp, wokenAt != 0 ? wokenAt : time.GetTimestamp(), 0);
+            applier.NoteFailoverSignal(time.GetTimestamp());
         }
         metrics.SentinelsReachable = answers.Count(a => a.Error is null);
         var state = await local.ReadStateAsync(ct).ConfigureAwait(false);
-        var view = tracker.Current;
-        var desired = RoleDecider.Decide(view, state, IsMe);
-        if (HandoverActive) desired = new DesiredState(RoleLabel.Replica, false, "planned handover in progress");
-        await ApplyAsync(desired, ct).ConfigureAwait(false);
+        LastLocal = state;
+        var view = Tracker.Current;
+        metrics.SentinelMajorityLost = view.Lost;
+        var facts = kube.Current;
+
+        var desired = HandoverActive()
+            ? new DesiredState(RoleLabel.Replica, false, "planned handover in progress", Urgent: true)
+            : RoleDecider.Decide(view, state, IsMe);
+        var labelledMaster = facts.Own is { } own && own.Labels.TryGetValue(settings.LabelName, out var l) && l == settings.MasterLabelValue;
+        var now = time.GetTimestamp();
+        var next = readiness.Next(desired, labelledMaster, now, settings.ReplicaNotReadyAfter, time);
+        if (next.Ready != readiness.Ready) Log.Readiness(logger, next.Ready, desired?.Reason ?? "waiting for a Sentinel view");
+        readiness = next;
+        metrics.Ready = readiness.Ready;
+        applier.Publish(new PodIntent(desired?.Label ?? RoleLabel.Keep, readiness.Ready, desired?.Reason ?? "waiting for a Sentinel view"));
+
+        await KillClientsIfDemotionStalledAsync(labelledMaster, desired, now, ct).ConfigureAwait(false);
+        await ApplyReplicaPriorityAsync(state, facts, ct).ConfigureAwait(false);
         Interlocked.Exchange(ref lastTick, time.GetTimestamp());
     }
 
-    /// <summary>Applies a desired state: demotion is readiness first, then the label, then CLIENT KILL; promotion waits for peers.</summary>
-    public async Task ApplyAsync(DesiredState? desired, CancellationToken ct)
+    /// <summary>
+    /// A labelled master that must step down disconnects its clients once its label is gone (the applier calls
+    /// <see cref="KillClientsAfterDemotionAsync"/>); if the API does not let the label go, it does so after a few seconds
+    /// anyway: readiness is down by then, so reconnecting clients are routed elsewhere.
+    /// </summary>
+    async Task KillClientsIfDemotionStalledAsync(bool labelledMaster, DesiredState? desired, long now, CancellationToken ct)
     {
-        // Going unready needs no API call: /readyz drops at once, even while the API is unreachable.
-        if (desired is null || !desired.Ready) { Ready = false; metrics.Ready = false; }
-        await reconcileGate.WaitAsync(ct).ConfigureAwait(false);
+        var demoting = labelledMaster && desired is { Label: RoleLabel.Replica } && !HandoverActive();
+        if (!demoting) { demotedAt = 0; if (!labelledMaster) clientsKilled = false; return; }
+        if (demotedAt == 0) { demotedAt = now; clientsKilled = false; }
+        if (!clientsKilled && time.GetElapsedTime(demotedAt, now) >= DemotionKillAfter)
+            await KillClientsAfterDemotionAsync(ct).ConfigureAwait(false);
+    }
+
+    async Task KillClientsAfterDemotionAsync(CancellationToken ct)
+    {
+        // A planned handover disconnects clients itself, after the failover and the unpause.
+        if (HandoverActive() || clientsKilled) return;
+        clientsKilled = true;
+        try { await local.KillNormalClientsAsync(ct).ConfigureAwait(false); }
+        catch (LocalRedisException e)
+        {
+            Log.LocalProblem(logger, settings.LocalRedis.ToString(), "after demotion: " + e.Message);
+        }
+    }
+
+    async Task ApplyReplicaPriorityAsync(LocalRedisState state, KubeFacts facts, CancellationToken ct)
+    {
+        if (state.Role != LocalRole.Replica) return;
+        if (ReplicaPriorityPlanner.Plan(facts.Own?.RevisionHash, facts.UpdateRevision, state.ReplicaPriority) is not { } priority) return;
         try
         {
-            var pod = await pods.ReadOwnPodAsync(ct).ConfigureAwait(false);
-            if (declaresGate is null)
-            {
-                declaresGate = pod.DeclaresReadinessGate;
-                if (declaresGate == false) Log.NoReadinessGate(logger, settings.ReadinessConditionType);
-            }
-            var current = pod.Labels.TryGetValue(settings.LabelName, out var v) ? v : null;
-            AppliedLabel = current;
-            metrics.Role = current == settings.MasterLabelValue ? 2 : current == settings.ReplicaLabelValue && current is not null ? 1 : 0;
-            if (desired is null)
-            {
-                // No Sentinel view yet: change nothing, report not ready.
-                await SetReadyAsync(false, pod, "NoSentinelView", "waiting for a Sentinel view", ct).ConfigureAwait(false);
-                return;
-            }
-
-            var wantMaster = desired.Label == RoleLabel.Master;
-            var wantLabel = wantMaster ? settings.MasterLabelValue : settings.ReplicaLabelValue;
-            var wasMaster = current == settings.MasterLabelValue;
-            if (current == wantLabel) Interlocked.Exchange(ref pendingEventTimestamp, 0); // this pod's label is unaffected
-
-            if (!wantMaster)
-            {
-                // Demotion order: readiness, label, then disconnect clients.
-                await SetReadyAsync(desired.Ready, pod, desired.Ready ? "Replica" : "NotReady", desired.Reason, ct).ConfigureAwait(false);
-                if (current != wantLabel)
-                {
-                    await pods.SetRoleLabelAsync(wantLabel, ct).ConfigureAwait(false);
-                    LabelPatched(current, wantLabel, desired);
-                    // A planned handover disconnects clients itself, after the failover and the unpause.
-                    if (wasMaster && !HandoverActive)
-                    {
-                        try { await local.KillNormalClientsAsync(ct).ConfigureAwait(false); }
-                        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-                        {
-                            Log.LocalProblem(logger, settings.LocalRedis.ToString(), "CLIENT KILL after demotion failed: " + e.GetType().Name);
-                        }
-                    }
-                }
-                return;
-            }
-
-            if (current != wantLabel)
-            {
-                await WaitForPeersToDropMasterAsync(ct).ConfigureAwait(false);
-                await pods.SetRoleLabelAsync(wantLabel, ct).ConfigureAwait(false);
-                LabelPatched(current, wantLabel, desired);
-            }
-            await SetReadyAsync(desired.Ready, pod, "Master", desired.Reason, ct).ConfigureAwait(false);
+            await local.SetReplicaPriorityAsync(priority, ct).ConfigureAwait(false);
+            Log.ReplicaPriority(logger, priority, facts.Own?.RevisionHash ?? "?", facts.UpdateRevision ?? "?");
         }
-        finally
+        catch (LocalRedisException e)
         {
-            reconcileGate.Release();
-        }
-    }
-
-    void LabelPatched(string? from, string? to, DesiredState desired)
-    {
-        AppliedLabel = to;
-        metrics.Role = to == settings.MasterLabelValue ? 2 : to is not null ? 1 : 0;
-        var t = Interlocked.Exchange(ref pendingEventTimestamp, 0);
-        if (t != 0) metrics.ObserveEventToLabel(time.GetElapsedTime(t));
-        Log.RoleChanged(logger, from ?? "(none)", to ?? "(none)", Ready, desired.Ready, desired.Reason);
-        _ = pods.RecordEventAsync("Normal", "RoleChanged", $"{settings.LabelName}: {from ?? "(none)"} -> {to ?? "(none)"}: {desired.Reason}", CancellationToken.None);
-    }
-
-    async Task SetReadyAsync(bool ready, PodSnapshot pod, string reason, string message, CancellationToken ct)
-    {
-        Ready = ready;
-        metrics.Ready = ready;
-        if (declaresGate == true && pod.ConditionTrue != ready)
-            await pods.SetReadinessConditionAsync(ready, reason, message, ct).ConfigureAwait(false);
-    }
-
-    /// <summary>Never two pods labelled master: wait (bounded) until no peer carries the master label.</summary>
-    async Task WaitForPeersToDropMasterAsync(CancellationToken ct)
-    {
-        var start = time.GetTimestamp();
-        var peers = settings.PodNames.Where(n => n != settings.Common.PodName).ToArray();
-        var logged = false;
-        while (true)
-        {
-            var labelled = new List<string>();
-            foreach (var peer in peers)
-                if (await pods.ReadPeerLabelAsync(peer, ct).ConfigureAwait(false) == settings.MasterLabelValue) labelled.Add(peer);
-            if (labelled.Count == 0) return;
-            var waited = time.GetElapsedTime(start);
-            if (waited >= settings.MasterLabelWait)
-            {
-                var names = string.Join(",", labelled);
-                Log.PeerStillLabelled(logger, names, waited.TotalSeconds);
-                await pods.RecordEventAsync("Warning", "PreviousMasterStillLabelled",
-                    $"pod {names} still carries {settings.LabelName}={settings.MasterLabelValue} after {waited.TotalSeconds:0.0}s; its sidecar is gone or stuck; labelling this pod master anyway", ct).ConfigureAwait(false);
-                return;
-            }
-            if (!logged) { Log.WaitingForPeer(logger, string.Join(",", labelled)); logged = true; }
-            await Task.Delay(TimeSpan.FromMilliseconds(50), time, ct).ConfigureAwait(false);
+            Log.LocalProblem(logger, settings.LocalRedis.ToString(), e.Message);
         }
     }
 }

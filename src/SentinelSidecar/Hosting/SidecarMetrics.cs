@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using RedisSidecars.Core.Roles;
 
 namespace RedisSidecars.Sidecar.Hosting;
 
@@ -22,12 +23,17 @@ public sealed class SidecarMetrics
     public Counter LabelPatches { get; } = new();
     public Counter FailoversObserved { get; } = new();
     public Counter ApiErrors { get; } = new();
-    public Counter Handovers { get; } = new();
+    readonly Counter[] handovers = Enum.GetValues<HandoverOutcome>().Select(_ => new Counter()).ToArray();
+
+    /// <summary>Handovers that ended with <paramref name="outcome"/>.</summary>
+    public Counter Handovers(HandoverOutcome outcome) => handovers[(int)outcome];
     /// <summary>0 unknown, 1 replica, 2 master (the label this pod carries).</summary>
     public int Role { get; set; }
     public bool Ready { get; set; }
     public int SentinelsReachable { get; set; }
     public int SentinelsConfigured { get; set; }
+    public bool SentinelMajorityLost { get; set; }
+    public bool HandoverWritesPaused { get; set; }
 
     public void ObserveEventToLabel(TimeSpan elapsed)
     {
@@ -49,7 +55,11 @@ public sealed class SidecarMetrics
         CounterLine(sb, "redis_sidecar_label_patches_total", "Role label patches sent.", LabelPatches.Value);
         CounterLine(sb, "redis_sidecar_failovers_observed_total", "Failovers observed (+switch-master accepted or master changed).", FailoversObserved.Value);
         CounterLine(sb, "redis_sidecar_api_errors_total", "Kubernetes API errors (including retried ones).", ApiErrors.Value);
-        CounterLine(sb, "redis_sidecar_handovers_total", "Planned handovers performed.", Handovers.Value);
+        Gauge(sb, "redis_sidecar_sentinel_majority_lost", "1 when no Sentinel majority has been reachable for longer than SENTINEL_LOSS_GRACE_MS.", SentinelMajorityLost ? 1 : 0);
+        Gauge(sb, "redis_sidecar_handover_writes_paused", "1 while a planned handover keeps writes paused.", HandoverWritesPaused ? 1 : 0);
+        sb.Append("# HELP redis_sidecar_handovers_total Planned handovers, by how they ended.\n# TYPE redis_sidecar_handovers_total counter\n");
+        foreach (var outcome in Enum.GetValues<HandoverOutcome>())
+            sb.Append("redis_sidecar_handovers_total{outcome=\"").Append(outcome).Append("\"} ").Append(Handovers(outcome).Value.ToString(CultureInfo.InvariantCulture)).Append('\n');
         sb.Append("# HELP redis_sidecar_event_to_label_seconds Time from a Sentinel failover event to the role label patched.\n");
         sb.Append("# TYPE redis_sidecar_event_to_label_seconds histogram\n");
         lock (histogramGate)
@@ -61,6 +71,10 @@ public sealed class SidecarMetrics
             sb.Append("redis_sidecar_event_to_label_seconds_sum ").Append(latencySum.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
             sb.Append("redis_sidecar_event_to_label_seconds_count ").Append(latencyCount.ToString(CultureInfo.InvariantCulture)).Append('\n');
         }
+        Gauge(sb, "process_resident_memory_bytes", "Resident set size of this process.", Environment.WorkingSet);
+        Gauge(sb, "dotnet_gc_heap_size_bytes", "Size of the managed heap after the last garbage collection.", GC.GetGCMemoryInfo().HeapSizeBytes);
+        sb.Append("# HELP process_cpu_seconds_total CPU time this process used.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total ")
+          .Append(Environment.CpuUsage.TotalTime.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)).Append('\n');
         return sb.ToString();
     }
 

@@ -7,20 +7,22 @@ using StackExchange.Redis;
 
 namespace RedisSidecars.Sidecar.Redis;
 
-/// <summary>Replication as the master reports it: its offset and its online replicas' offsets.</summary>
-public sealed record ReplicationInfo(long MasterOffset, IReadOnlyList<(NodeAddress Replica, long Offset)> OnlineReplicas);
+/// <summary>A command to the local Redis failed (any fault: refused, timed out, hung connection, error reply); the message is secret-free.</summary>
+public sealed class LocalRedisException(string message) : Exception(message);
 
-/// <summary>The Redis in this pod.</summary>
+/// <summary>The Redis in this pod. Commands throw only <see cref="LocalRedisException"/> (or cancellation).</summary>
 public interface ILocalRedis : IAsyncDisposable
 {
+    /// <summary>One INFO: role, replication (with the replicas' offsets on a master), loading, priority. Never throws but for cancellation.</summary>
     Task<LocalRedisState> ReadStateAsync(CancellationToken ct);
-    Task<ReplicationInfo> ReadReplicationAsync(CancellationToken ct);
     /// <summary>Disconnects ordinary clients so pooled connections reconnect through the Service.</summary>
     Task KillNormalClientsAsync(CancellationToken ct);
+    /// <summary><c>CLIENT PAUSE ms WRITE</c>: it expires by itself, so a caller that needs it longer renews it.</summary>
     Task PauseWritesAsync(TimeSpan duration, CancellationToken ct);
     Task UnpauseAsync(CancellationToken ct);
     /// <summary><c>REPLICAOF host port</c>: what Sentinel would do to an old master, done at once during a handover.</summary>
     Task ReplicateAsync(NodeAddress master, CancellationToken ct);
+    Task SetReplicaPriorityAsync(int priority, CancellationToken ct);
 }
 
 public sealed class LocalRedisClient : ILocalRedis
@@ -42,31 +44,13 @@ public sealed class LocalRedisClient : ILocalRedis
 
     IServer Server => mux.GetServer(RedisEndpoints.ToEndPoint(node));
 
-    async Task<RedisResult> ExecAsync(CancellationToken ct, string command, params object[] args) =>
-        await Server.ExecuteAsync(command, args).WaitAsync(CallTimeout, ct).ConfigureAwait(false);
-
     public async Task<LocalRedisState> ReadStateAsync(CancellationToken ct)
     {
         try
         {
             if (!mux.IsConnected) return LocalRedisState.Unreachable("not connected");
-            // One round trip (multi-section INFO, Redis >= 7.0): a killed or hung connection costs one timeout, not three.
-            var info = Parse((await ExecAsync(ct, "INFO", "replication", "persistence").ConfigureAwait(false)).ToString());
-            var loading = info.GetValueOrDefault("loading") == "1";
-            switch (info.GetValueOrDefault("role"))
-            {
-                case "master":
-                    return new LocalRedisState(LocalRole.Master, Loading: loading, Offset: Long(info.GetValueOrDefault("master_repl_offset")));
-                case "slave":
-                    NodeAddress? of = NodeAddress.TryCreate(info.GetValueOrDefault("master_host"), Long(info.GetValueOrDefault("master_port")), out var m, out _) ? m : null;
-                    return new LocalRedisState(LocalRole.Replica, of,
-                        LinkUp: info.GetValueOrDefault("master_link_status") == "up",
-                        Syncing: info.GetValueOrDefault("master_sync_in_progress") == "1",
-                        Loading: loading,
-                        Offset: Long(info.GetValueOrDefault("slave_repl_offset")));
-                default:
-                    return LocalRedisState.Unreachable("unexpected INFO reply (no role)");
-            }
+            // One round trip: a killed or hung connection costs one timeout.
+            return RedisReplies.LocalState(await Server.InfoAsync().WaitAsync(CallTimeout, ct).ConfigureAwait(false));
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -74,44 +58,29 @@ public sealed class LocalRedisClient : ILocalRedis
         }
     }
 
-    public async Task<ReplicationInfo> ReadReplicationAsync(CancellationToken ct)
+    public Task KillNormalClientsAsync(CancellationToken ct) =>
+        RunAsync("CLIENT KILL TYPE normal", () => Server.ClientKillAsync(new ClientKillFilter().WithClientType(ClientType.Normal).WithSkipMe(true)), ct);
+
+    public Task PauseWritesAsync(TimeSpan duration, CancellationToken ct) =>
+        RunAsync("CLIENT PAUSE", () => Server.ExecuteAsync("CLIENT", "PAUSE", ((long)duration.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), "WRITE"), ct);
+
+    public Task UnpauseAsync(CancellationToken ct) => RunAsync("CLIENT UNPAUSE", () => Server.ExecuteAsync("CLIENT", "UNPAUSE"), ct);
+
+    public Task ReplicateAsync(NodeAddress master, CancellationToken ct) =>
+        RunAsync("REPLICAOF", () => Server.ReplicaOfAsync(RedisEndpoints.ToEndPoint(master)), ct);
+
+    public Task SetReplicaPriorityAsync(int priority, CancellationToken ct) =>
+        RunAsync("CONFIG SET replica-priority", () => Server.ConfigSetAsync("replica-priority", priority), ct);
+
+    async Task RunAsync(string what, Func<Task> command, CancellationToken ct)
     {
-        var info = Parse((await ExecAsync(ct, "INFO", "replication").ConfigureAwait(false)).ToString());
-        var replicas = new List<(NodeAddress, long)>();
-        foreach (var (key, value) in info)
+        try { await command().WaitAsync(CallTimeout, ct).ConfigureAwait(false); }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            if (!key.StartsWith("slave", StringComparison.Ordinal) || !char.IsAsciiDigit(key[^1])) continue;
-            var fields = value.Split(',').Select(f => f.Split('=', 2)).Where(f => f.Length == 2).ToDictionary(f => f[0], f => f[1]);
-            if (fields.GetValueOrDefault("state") != "online") continue;
-            if (NodeAddress.TryCreate(fields.GetValueOrDefault("ip"), Long(fields.GetValueOrDefault("port")), out var r, out _))
-                replicas.Add((r, Long(fields.GetValueOrDefault("offset"))));
+            // StackExchange.Redis reports a hung or killed connection in several ways (timeouts, InvalidOperationException, …).
+            throw new LocalRedisException($"{what}: {RedisEndpoints.Describe(e)}");
         }
-        return new ReplicationInfo(Long(info.GetValueOrDefault("master_repl_offset")), replicas);
     }
-
-    public async Task KillNormalClientsAsync(CancellationToken ct) => await ExecAsync(ct, "CLIENT", "KILL", "TYPE", "normal").ConfigureAwait(false);
-
-    public async Task PauseWritesAsync(TimeSpan duration, CancellationToken ct) =>
-        await ExecAsync(ct, "CLIENT", "PAUSE", ((long)duration.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), "WRITE").ConfigureAwait(false);
-
-    public async Task UnpauseAsync(CancellationToken ct) => await ExecAsync(ct, "CLIENT", "UNPAUSE").ConfigureAwait(false);
-
-    public async Task ReplicateAsync(NodeAddress master, CancellationToken ct) =>
-        await ExecAsync(ct, "REPLICAOF", master.Host, master.Port.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
-
-    static Dictionary<string, string> Parse(string info)
-    {
-        var d = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var line in info.Split('\n'))
-        {
-            var l = line.TrimEnd('\r');
-            var i = l.IndexOf(':');
-            if (i > 0 && l[0] != '#') d[l[..i]] = l[(i + 1)..];
-        }
-        return d;
-    }
-
-    static long Long(string? s) => long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v) ? v : 0;
 
     public async ValueTask DisposeAsync() => await mux.DisposeAsync().ConfigureAwait(false);
 }

@@ -1,7 +1,7 @@
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using RedisSidecars.Core.Addressing;
 using RedisSidecars.Core.Discovery;
+using RedisSidecars.Core.Roles;
 using RedisSidecars.Core.Settings;
 using RedisSidecars.Redis;
 using RedisSidecars.Sidecar.Hosting;
@@ -9,26 +9,47 @@ using StackExchange.Redis;
 
 namespace RedisSidecars.Sidecar.Sentinel;
 
-/// <summary>A <c>+switch-master</c> announcement with the config epoch read back from the announcing Sentinel.</summary>
-public sealed record SwitchEvent(NodeAddress Sentinel, NodeAddress NewMaster, long Epoch, long ReceivedTimestamp);
+/// <summary>
+/// A failover signal from one Sentinel (<c>+promoted-slave</c> from the leader, <c>+switch-master</c> from every
+/// Sentinel), with the master and config epoch read back together from that Sentinel at once.
+/// </summary>
+public sealed record FailoverSignal(NodeAddress Sentinel, string Kind, NodeAddress NewMaster, long Epoch, long ReceivedTimestamp);
 
-/// <summary>The Sentinels as the sidecar sees them: a poll of all, failover events, and the FAILOVER command.</summary>
-public interface ISentinelWatcher : IAsyncDisposable
+/// <summary>
+/// What became of a SENTINEL FAILOVER: accepted (OK), refused (an error reply, or never sent), or unknown (sent, but no
+/// reply in time or the connection dropped): an unknown answer may have been accepted and is treated like one.
+/// </summary>
+public enum FailoverAnswer { Accepted, Refused, Unknown }
+
+/// <summary>The Sentinels as the sidecar sees them: signals, polls, probes for a handover, and the FAILOVER command.</summary>
+public interface ISentinels : IAsyncDisposable
 {
-    Task StartAsync(Func<SwitchEvent, Task> onSwitch, Action onOtherEvent, CancellationToken ct);
+    Task StartAsync(Func<FailoverSignal, Task> onSignal, Action onOtherEvent, CancellationToken ct);
+    /// <summary>Every Sentinel's answer (one round trip each, in parallel). Never throws but for cancellation.</summary>
     Task<IReadOnlyList<SentinelAnswer>> PollAsync(CancellationToken ct);
-    /// <summary>Asks the Sentinels, one after another, to fail over; the name of the one that accepted, or null.</summary>
-    Task<string?> FailoverAsync(CancellationToken ct);
+    /// <summary>Every Sentinel's answer plus whether it is in TILT. Never throws but for cancellation.</summary>
+    Task<IReadOnlyList<SentinelProbe>> ProbeAllAsync(CancellationToken ct);
+    /// <summary>One Sentinel's answer (no TILT check): cheap enough to ask every few tens of milliseconds.</summary>
+    Task<SentinelProbe> ProbeAsync(NodeAddress sentinel, CancellationToken ct);
+    /// <summary>SENTINEL FAILOVER on one Sentinel.</summary>
+    Task<(FailoverAnswer Answer, string Detail)> FailoverAsync(NodeAddress sentinel, CancellationToken ct);
 }
 
 /// <summary>One long-lived StackExchange.Redis connection per Sentinel (reconnects with backoff by itself).</summary>
-public sealed class SentinelWatcher(CommonSettings settings, ILogger logger, TimeProvider time) : ISentinelWatcher
+public sealed class SentinelWatcher(CommonSettings settings, ILogger logger, TimeProvider time) : ISentinels
 {
     static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(1);
-    static readonly string[] OtherEvents = ["+failover-end", "+odown", "-odown", "+sdown", "-sdown", "+failover-state-reconf-slaves", "+reset-master", "+config-update-from"];
+    /// <summary>Events that only wake the loop (the poll that follows reads the state they announce).</summary>
+    static readonly string[] OtherEvents =
+    [
+        "+failover-end", "+failover-end-for-timeout", "+odown", "-odown", "+sdown", "-sdown", "+try-failover",
+        "+failover-state-send-slaveof-noone", "+failover-state-reconf-slaves", "-failover-abort-not-elected",
+        "-failover-abort-no-good-slave", "-failover-abort-slave-timeout", "+reset-master", "+config-update-from",
+        "+tilt", "-tilt", "+convert-to-slave",
+    ];
     readonly List<(NodeAddress Node, ConnectionMultiplexer Mux)> sentinels = [];
 
-    public async Task StartAsync(Func<SwitchEvent, Task> onSwitch, Action onOtherEvent, CancellationToken ct)
+    public async Task StartAsync(Func<FailoverSignal, Task> onSignal, Action onOtherEvent, CancellationToken ct)
     {
         foreach (var node in settings.SentinelNodes)
         {
@@ -39,13 +60,20 @@ public sealed class SentinelWatcher(CommonSettings settings, ILogger logger, Tim
             var mux = await ConnectionMultiplexer.ConnectAsync(o).ConfigureAwait(false);
             sentinels.Add((node, mux));
             var sub = mux.GetSubscriber();
-            await Subscribe(sub, "+switch-master", (channel, message) => _ = HandleSwitchAsync(node, mux, message, onSwitch)).ConfigureAwait(false);
+            await SubscribeAsync(sub, "+promoted-slave", (channel, message) =>
+            {
+                if (RedisReplies.PromotedReplica(message, settings.MasterSetName) is not null) _ = SignalAsync(node, mux, "+promoted-slave", onSignal);
+            }).ConfigureAwait(false);
+            await SubscribeAsync(sub, "+switch-master", (channel, message) =>
+            {
+                if (RedisReplies.IsSwitchOf(message, settings.MasterSetName)) _ = SignalAsync(node, mux, "+switch-master", onSignal);
+            }).ConfigureAwait(false);
             foreach (var name in OtherEvents)
-                await Subscribe(sub, name, (_, _) => onOtherEvent()).ConfigureAwait(false);
+                await SubscribeAsync(sub, name, (_, _) => onOtherEvent()).ConfigureAwait(false);
         }
     }
 
-    async Task Subscribe(ISubscriber sub, string channel, Action<RedisChannel, RedisValue> handler)
+    async Task SubscribeAsync(ISubscriber sub, string channel, Action<RedisChannel, RedisValue> handler)
     {
         try { await sub.SubscribeAsync(RedisChannel.Literal(channel), handler).ConfigureAwait(false); }
         catch (Exception e)
@@ -55,74 +83,76 @@ public sealed class SentinelWatcher(CommonSettings settings, ILogger logger, Tim
         }
     }
 
-    async Task HandleSwitchAsync(NodeAddress sentinel, ConnectionMultiplexer mux, RedisValue message, Func<SwitchEvent, Task> onSwitch)
+    /// <summary>
+    /// Reads the master and its epoch back from the Sentinel that signalled, together (see <see cref="RedisReplies.Sentinel"/>):
+    /// a late announcement of an older failover can never be paired with a newer epoch, and at <c>+promoted-slave</c> the
+    /// leader already names the promoted replica.
+    /// </summary>
+    async Task SignalAsync(NodeAddress sentinel, ConnectionMultiplexer mux, string kind, Func<FailoverSignal, Task> onSignal)
     {
         var received = time.GetTimestamp();
-        try
+        var answer = await DiscoveryClient.AskAsync(mux.GetServer(RedisEndpoints.ToEndPoint(sentinel)), sentinel, settings.MasterSetName, CallTimeout, CancellationToken.None).ConfigureAwait(false);
+        if (!answer.Answered)
         {
-            // "<name> <old-ip> <old-port> <new-ip> <new-port>": only the set name is taken from the message. The
-            // master and its config epoch are read back together from the announcing Sentinel, so a late
-            // announcement of an older failover can never be paired with a newer epoch.
-            var parts = ((string?)message ?? "").Split(' ');
-            if (parts.Length != 5 || parts[0] != settings.MasterSetName) return;
-            var info = await mux.GetServer(RedisEndpoints.ToEndPoint(sentinel))
-                .ExecuteAsync("SENTINEL", "master", settings.MasterSetName).WaitAsync(CallTimeout).ConfigureAwait(false);
-            var port = long.TryParse(SentinelReplies.Field(info, "port"), NumberStyles.None, CultureInfo.InvariantCulture, out var p) ? p : -1;
-            if (!NodeAddress.TryCreate(SentinelReplies.Field(info, "ip"), port, out var newMaster, out var err))
-            {
-                Log.SentinelProblem(logger, sentinel.ToString(), "ignored +switch-master: invalid master address in SENTINEL MASTER: " + err);
-                return;
-            }
-            if (!long.TryParse(SentinelReplies.Field(info, "config-epoch"), NumberStyles.None, CultureInfo.InvariantCulture, out var epoch)) return;
-            await onSwitch(new SwitchEvent(sentinel, newMaster, epoch, received)).ConfigureAwait(false);
+            Log.SentinelProblem(logger, sentinel.ToString(), $"could not read the master after {kind}: {answer.Error}");
+            return;
         }
-        catch (Exception e)
+        try { await onSignal(new FailoverSignal(sentinel, kind, answer.Master!.Value, answer.ConfigEpoch, received)).ConfigureAwait(false); }
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            Log.SentinelProblem(logger, sentinel.ToString(), "could not read the master after +switch-master: " + RedisEndpoints.Describe(e));
+            Log.SentinelProblem(logger, sentinel.ToString(), $"{kind} not applied: {e.GetType().Name}");
         }
     }
 
     public async Task<IReadOnlyList<SentinelAnswer>> PollAsync(CancellationToken ct) =>
         await Task.WhenAll(sentinels.Select(s => AskAsync(s.Node, s.Mux, ct))).ConfigureAwait(false);
 
-    async Task<SentinelAnswer> AskAsync(NodeAddress node, ConnectionMultiplexer mux, CancellationToken ct)
+    Task<SentinelAnswer> AskAsync(NodeAddress node, ConnectionMultiplexer mux, CancellationToken ct) =>
+        mux.IsConnected
+            ? DiscoveryClient.AskAsync(mux.GetServer(RedisEndpoints.ToEndPoint(node)), node, settings.MasterSetName, CallTimeout, ct)
+            : Task.FromResult(SentinelAnswer.Failed(node, "not connected"));
+
+    public async Task<IReadOnlyList<SentinelProbe>> ProbeAllAsync(CancellationToken ct) =>
+        await Task.WhenAll(sentinels.Select(s => ProbeAsync(s.Node, s.Mux, withTilt: true, ct))).ConfigureAwait(false);
+
+    public Task<SentinelProbe> ProbeAsync(NodeAddress sentinel, CancellationToken ct)
     {
+        var (node, mux) = sentinels.First(s => s.Node.Equals(sentinel));
+        return ProbeAsync(node, mux, withTilt: false, ct);
+    }
+
+    async Task<SentinelProbe> ProbeAsync(NodeAddress node, ConnectionMultiplexer mux, bool withTilt, CancellationToken ct)
+    {
+        var answer = AskAsync(node, mux, ct);
+        IEnumerable<IGrouping<string, KeyValuePair<string, string>>>? info = null;
+        if (withTilt && mux.IsConnected)
+        {
+            try { info = await mux.GetServer(RedisEndpoints.ToEndPoint(node)).InfoAsync("sentinel").WaitAsync(CallTimeout, ct).ConfigureAwait(false); }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                return RedisReplies.Probe(SentinelAnswer.Failed(node, "INFO sentinel: " + RedisEndpoints.Describe(e)), null);
+            }
+        }
+        return RedisReplies.Probe(await answer.ConfigureAwait(false), info);
+    }
+
+    public async Task<(FailoverAnswer Answer, string Detail)> FailoverAsync(NodeAddress sentinel, CancellationToken ct)
+    {
+        var (node, mux) = sentinels.First(s => s.Node.Equals(sentinel));
+        if (!mux.IsConnected) return (FailoverAnswer.Refused, "not connected");
         try
         {
-            if (!mux.IsConnected) return SentinelAnswer.Failed(node, "not connected");
-            var r = await mux.GetServer(RedisEndpoints.ToEndPoint(node))
-                .ExecuteAsync("SENTINEL", "master", settings.MasterSetName).WaitAsync(CallTimeout, ct).ConfigureAwait(false);
-            var ip = SentinelReplies.Field(r, "ip");
-            var portText = SentinelReplies.Field(r, "port");
-            var port = long.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var p) ? p : -1;
-            if (!NodeAddress.TryCreate(ip, port, out var master, out var err)) return SentinelAnswer.Failed(node, "invalid master address: " + err);
-            var epoch = long.TryParse(SentinelReplies.Field(r, "config-epoch"), NumberStyles.None, CultureInfo.InvariantCulture, out var e) ? e : 0;
-            var flags = SentinelReplies.Field(r, "flags") ?? "";
-            return new SentinelAnswer(node, master, flags.Contains("failover_in_progress", StringComparison.Ordinal), null, epoch);
+            await mux.GetServer(RedisEndpoints.ToEndPoint(node)).SentinelFailoverAsync(settings.MasterSetName).WaitAsync(CallTimeout, ct).ConfigureAwait(false);
+            return (FailoverAnswer.Accepted, "OK");
+        }
+        catch (RedisServerException e)
+        {
+            return (FailoverAnswer.Refused, RedisEndpoints.Describe(e));
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            return SentinelAnswer.Failed(node, RedisEndpoints.Describe(e));
+            return (FailoverAnswer.Unknown, RedisEndpoints.Describe(e));
         }
-    }
-
-    public async Task<string?> FailoverAsync(CancellationToken ct)
-    {
-        foreach (var (node, mux) in sentinels)
-        {
-            try
-            {
-                if (!mux.IsConnected) continue;
-                var r = await mux.GetServer(RedisEndpoints.ToEndPoint(node))
-                    .ExecuteAsync("SENTINEL", "failover", settings.MasterSetName).WaitAsync(CallTimeout, ct).ConfigureAwait(false);
-                if (r.ToString() == "OK") return node.ToString();
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-            {
-                Log.SentinelProblem(logger, node.ToString(), "FAILOVER refused: " + RedisEndpoints.Describe(e));
-            }
-        }
-        return null;
     }
 
     public async ValueTask DisposeAsync()

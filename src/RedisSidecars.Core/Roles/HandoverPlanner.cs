@@ -1,0 +1,115 @@
+using RedisSidecars.Core.Addressing;
+
+namespace RedisSidecars.Core.Roles;
+
+/// <summary>How a planned handover ended. The answer, the log line and the metric all say which.</summary>
+public enum HandoverOutcome
+{
+    /// <summary>Sentinel promoted a replica; this node now replicates it; writes resumed (there).</summary>
+    HandedOver,
+    /// <summary>Not master: nothing to hand over.</summary>
+    NotMaster,
+    /// <summary>No online replica: stays master.</summary>
+    NoHealthyReplica,
+    /// <summary>Sentinel names this pod but its Redis does not answer: writes cannot be paused.</summary>
+    LocalUnreachable,
+    /// <summary>No Sentinel could act now (unreachable, in TILT, naming another master or already failing over): never paused, stays master.</summary>
+    NoSentinelReady,
+    /// <summary>The chosen Sentinel refused SENTINEL FAILOVER: unpaused, stays master.</summary>
+    SentinelRefused,
+    /// <summary>No replica reached the master's offset in time: no failover was asked; unpaused, stays master.</summary>
+    CatchUpTimedOut,
+    /// <summary>A failover was accepted and verifiably aborted (no Sentinel has it in progress, all name this pod): unpaused, stays master.</summary>
+    FailoverAborted,
+    /// <summary>The bound ran out while an accepted failover may still happen: writes stay paused until it completes or aborts.</summary>
+    FailoverPending,
+}
+
+public static class HandoverOutcomes
+{
+    /// <summary>Outcomes a caller (the preStop hook, an operator) must see as failures.</summary>
+    public static bool IsFailure(HandoverOutcome o) => o is not (HandoverOutcome.HandedOver or HandoverOutcome.NotMaster or HandoverOutcome.NoHealthyReplica);
+}
+
+/// <summary>One Sentinel as probed during a handover: what it names, whether it can act now.</summary>
+public sealed record SentinelProbe(NodeAddress Sentinel, string? Error, NodeAddress? Master, long Epoch, bool Tilt, bool FailoverInProgress)
+{
+    public bool Reachable => Error is null && Master is not null;
+}
+
+public abstract record HandoverStep
+{
+    /// <summary>Do not hand over; say why.</summary>
+    public sealed record Finish(HandoverOutcome Outcome, string Detail) : HandoverStep;
+    public sealed record Proceed(int OnlineReplicas) : HandoverStep;
+    /// <summary>Ask this Sentinel to fail over.</summary>
+    public sealed record Ask(NodeAddress Sentinel) : HandoverStep;
+    /// <summary>Nothing can be done yet (e.g. every Sentinel in TILT): probe again until the bound.</summary>
+    public sealed record Wait(string Why) : HandoverStep;
+    /// <summary>The promotion happened: replicate the new master, unpause, disconnect clients.</summary>
+    public sealed record Promoted(NodeAddress NewMaster, string Seen) : HandoverStep;
+}
+
+/// <summary>
+/// The decisions of a planned handover (DESIGN.md "Planned handover"), pure. The coordinator gathers facts (local
+/// Redis, Sentinel probes, signals), asks these, and applies the answer. The rule that matters most: never unpause
+/// into a failover that may still happen.
+/// </summary>
+public static class HandoverPlanner
+{
+    /// <summary>Whether there is anything to hand over.</summary>
+    public static HandoverStep Start(LocalRedisState local, SentinelView view, Func<NodeAddress, bool> isMe)
+    {
+        var namedMe = view.Master is { } m && isMe(m);
+        if (local.Role == LocalRole.Unknown && namedMe)
+            return new HandoverStep.Finish(HandoverOutcome.LocalUnreachable,
+                $"Sentinel names this pod master but the local Redis does not answer ({local.Error}); cannot pause writes for a handover");
+        if (local.Role != LocalRole.Master || !namedMe)
+            return new HandoverStep.Finish(HandoverOutcome.NotMaster,
+                $"not master (local {local.Role}, sentinels name {view.Master?.ToString() ?? "nobody"}); nothing to hand over");
+        var online = local.OnlineReplicas.Count;
+        return online == 0
+            ? new HandoverStep.Finish(HandoverOutcome.NoHealthyReplica, "no online replica to hand over to; staying master")
+            : new HandoverStep.Proceed(online);
+    }
+
+    /// <summary>
+    /// Picks a Sentinel that can act now: reachable, naming this pod master, not in TILT (a Sentinel in TILT answers
+    /// OK to SENTINEL FAILOVER but acts only when TILT ends, 30 s later), no failover of the set already in progress.
+    /// </summary>
+    public static HandoverStep ChooseSentinel(IReadOnlyList<SentinelProbe> probes, Func<NodeAddress, bool> isMe)
+    {
+        var ready = probes.FirstOrDefault(p => p.Reachable && isMe(p.Master!.Value) && !p.Tilt && !p.FailoverInProgress);
+        if (ready is not null) return new HandoverStep.Ask(ready.Sentinel);
+        var why = string.Join(", ", probes.Select(p =>
+            !p.Reachable ? $"{p.Sentinel} unreachable ({p.Error})"
+            : p.Tilt ? $"{p.Sentinel} in TILT"
+            : p.FailoverInProgress ? $"{p.Sentinel} has a failover in progress"
+            : $"{p.Sentinel} names {p.Master}"));
+        return new HandoverStep.Wait("no Sentinel can act now: " + why);
+    }
+
+    /// <summary>Whether a replica has reached the master's offset (writes are paused, so the offset stands still).</summary>
+    public static bool CaughtUp(LocalRedisState local) => local.OnlineReplicas.Any(r => r.Offset >= local.Offset);
+
+    /// <summary>
+    /// After <paramref name="accepting"/> accepted SENTINEL FAILOVER (with <paramref name="epochBefore"/> the set's
+    /// epoch then): promoted (that Sentinel, or a newer-epoch signal, names another master), verifiably aborted
+    /// (the accepting Sentinel answers, names this pod, has no failover in progress, and neither has any other reachable
+    /// Sentinel), or still pending.
+    /// </summary>
+    public static HandoverStep AfterAccept(NodeAddress accepting, IReadOnlyList<SentinelProbe> probes, SentinelView view, long epochBefore,
+        Func<NodeAddress, bool> isMe)
+    {
+        var asked = probes.FirstOrDefault(p => p.Sentinel.Equals(accepting));
+        if (asked is { Reachable: true } && !isMe(asked.Master!.Value))
+            return new HandoverStep.Promoted(asked.Master!.Value, $"{accepting} names {asked.Master}");
+        if (view.Epoch > epochBefore && view.Master is { } m && !isMe(m))
+            return new HandoverStep.Promoted(m, $"{view.Source} (epoch {view.Epoch})");
+        if (asked is { Reachable: true, FailoverInProgress: false } && isMe(asked.Master!.Value)
+            && probes.Where(p => p.Reachable).All(p => !p.FailoverInProgress && isMe(p.Master!.Value)))
+            return new HandoverStep.Finish(HandoverOutcome.FailoverAborted,
+                $"the failover accepted by {accepting} was aborted: no Sentinel has it in progress and all reachable ones name this pod; writes resumed here");
+        return new HandoverStep.Wait(asked is { Reachable: true } ? $"{accepting} has the failover in progress" : $"{accepting} does not answer ({asked?.Error ?? "not probed"})");
+    }
+}

@@ -1,0 +1,142 @@
+using Microsoft.Extensions.Logging;
+using RedisSidecars.Core.Roles;
+using RedisSidecars.Core.Settings;
+using RedisSidecars.Sidecar.Kubernetes;
+
+namespace RedisSidecars.Sidecar.Hosting;
+
+/// <summary>What the reconcile loop wants this pod to show: its role label and readiness condition.</summary>
+public sealed record PodIntent(RoleLabel Label, bool Ready, string Reason);
+
+/// <summary>
+/// The only writer of this pod's role label and readiness condition. It brings the pod, as the watch cache shows it,
+/// to the latest <see cref="PodIntent"/> one write at a time (<see cref="PodPlanner"/> decides which), retrying with
+/// backoff while the API fails. It runs beside the reconcile loop and the handover and never gates them: /readyz, the
+/// pause and the failover never wait for the API.
+/// </summary>
+public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, IPodWriter writer, SidecarMetrics metrics, ILogger logger, TimeProvider time)
+{
+    static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(200);
+    static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
+    readonly LabelValues values = new(settings.MasterLabelValue, settings.ReplicaLabelValue);
+    readonly object gate = new();
+    PodIntent? intent;
+    long intentAt; // when the current intent was published
+    TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    long pendingSignal; // when an accepted failover signal arrived that may move this pod's label (0 = none)
+
+    /// <summary>Called after this pod's label went from master to something else (the demotion's last step).</summary>
+    public Func<CancellationToken, Task>? OnDemoted { get; set; }
+
+    /// <summary>The intent last published (null until the loop's first tick).</summary>
+    public PodIntent? Intent { get { lock (gate) return intent; } }
+
+    public void Publish(PodIntent next)
+    {
+        TaskCompletionSource wake;
+        lock (gate)
+        {
+            if (next == intent) return;
+            intent = next;
+            intentAt = time.GetTimestamp();
+            wake = changed;
+            changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        wake.TrySetResult();
+    }
+
+    /// <summary>A failover signal was accepted: time this pod's next label change from it (the event→label metric).</summary>
+    public void NoteFailoverSignal(long receivedTimestamp) => Interlocked.CompareExchange(ref pendingSignal, receivedTimestamp, 0);
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        long waitingSince = 0;
+        var backoff = MinBackoff;
+        var loggedWait = false;
+        while (!ct.IsCancellationRequested)
+        {
+            Task intentChanged;
+            PodIntent? want;
+            long wantAt;
+            lock (gate) { want = intent; wantAt = intentAt; intentChanged = changed.Task; }
+            var facts = kube.Current;
+            if (want is null || !facts.Synced || facts.Own is null)
+            {
+                await WaitAsync(intentChanged, facts.Version, null, ct).ConfigureAwait(false);
+                continue;
+            }
+
+            var own = Observe(facts.Own);
+            var peers = facts.Peers.Select(p => new ObservedPeer(p.Name, Label(p), p.Terminating)).ToArray();
+            var waited = waitingSince == 0 ? (TimeSpan?)null : time.GetElapsedTime(waitingSince);
+            var step = PodPlanner.Next(want.Label, want.Ready, own, peers, values, waited, settings.MasterLabelWait);
+            if (step is not PodStep.WaitForPeers) { waitingSince = 0; loggedWait = false; }
+            try
+            {
+                switch (step)
+                {
+                    case PodStep.Done:
+                        // An intent decided after the signal leaves this pod's label as it is: nothing to time.
+                        var signal = Interlocked.Read(ref pendingSignal);
+                        if (signal != 0 && wantAt >= signal) Interlocked.CompareExchange(ref pendingSignal, 0, signal);
+                        await WaitAsync(intentChanged, facts.Version, null, ct).ConfigureAwait(false);
+                        continue;
+                    case PodStep.WaitForPeers w:
+                        if (waitingSince == 0) waitingSince = time.GetTimestamp();
+                        if (!loggedWait) { Log.WaitingForPeer(logger, string.Join(",", w.Labelled)); loggedWait = true; }
+                        await WaitAsync(intentChanged, facts.Version, w.Remaining, ct).ConfigureAwait(false);
+                        continue;
+                    case PodStep.PatchCondition c:
+                        await writer.SetReadinessConditionAsync(c.Ready, c.Ready ? "Ready" : "NotReady", want.Reason, ct).ConfigureAwait(false);
+                        break;
+                    case PodStep.PatchLabel l:
+                        if (l.StillLabelled.Count > 0)
+                        {
+                            var names = string.Join(",", l.StillLabelled);
+                            Log.PeerStillLabelled(logger, names, settings.MasterLabelWait.TotalSeconds);
+                            _ = writer.RecordEventAsync("Warning", "PreviousMasterStillLabelled",
+                                $"pod {names} still carries {settings.LabelName}={settings.MasterLabelValue} after {settings.MasterLabelWait.TotalSeconds:0.0}s; its sidecar is gone or stuck; labelling this pod master anyway", CancellationToken.None);
+                        }
+                        await writer.SetRoleLabelAsync(l.Value, ct).ConfigureAwait(false);
+                        Labelled(own.Label, l.Value, want);
+                        if (own.Label == settings.MasterLabelValue && OnDemoted is { } demoted) await demoted(ct).ConfigureAwait(false);
+                        break;
+                }
+                backoff = MinBackoff;
+            }
+            catch (PodWriteException e) when (!ct.IsCancellationRequested)
+            {
+                // Logged by the writer; the next attempt re-plans from what the watch shows then.
+                Log.ApiProblem(logger, step.GetType().Name, e.Message);
+                await WaitAsync(intentChanged, facts.Version, Jitter(backoff), ct).ConfigureAwait(false);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+            }
+        }
+    }
+
+    void Labelled(string? from, string? to, PodIntent want)
+    {
+        var t = Interlocked.Exchange(ref pendingSignal, 0);
+        if (t != 0) metrics.ObserveEventToLabel(time.GetElapsedTime(t));
+        metrics.Role = to == settings.MasterLabelValue ? 2 : to is not null ? 1 : 0;
+        Log.RoleChanged(logger, from ?? "(none)", to ?? "(none)", want.Ready, want.Reason);
+        _ = writer.RecordEventAsync("Normal", "RoleChanged", $"{settings.LabelName}: {from ?? "(none)"} -> {to ?? "(none)"}: {want.Reason}", CancellationToken.None);
+    }
+
+    /// <summary>Waits for a new intent, a change in the watch cache, or <paramref name="timeout"/>.</summary>
+    async Task WaitAsync(Task intentChanged, long version, TimeSpan? timeout, CancellationToken ct)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var tasks = new List<Task> { intentChanged, kube.WaitForChangeAsync(version, cts.Token) };
+        if (timeout is { } t) tasks.Add(Task.Delay(t, time, cts.Token));
+        await Task.WhenAny(tasks).ConfigureAwait(false);
+        await cts.CancelAsync().ConfigureAwait(false);
+        ct.ThrowIfCancellationRequested();
+    }
+
+    ObservedPod Observe(PodFacts pod) => new(Label(pod), pod.DeclaresReadinessGate, pod.ConditionTrue);
+
+    string? Label(PodFacts pod) => pod.Labels.TryGetValue(settings.LabelName, out var v) ? v : null;
+
+    static TimeSpan Jitter(TimeSpan t) => t * (0.8 + Random.Shared.NextDouble() * 0.4);
+}
