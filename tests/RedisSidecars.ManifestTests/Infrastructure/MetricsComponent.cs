@@ -59,17 +59,26 @@ public static class MetricsComponent
         };
     }
 
-    /// <summary>Runs promtool (Debian package prometheus; scripts/install-deps.sh installs it): exit code and both outputs.</summary>
-    public static (int Code, string Output) Promtool(string workDir, params string[] args)
+    /// <summary>
+    /// Runs promtool (Debian package prometheus; scripts/install-deps.sh installs it) in a fresh temporary folder
+    /// holding <paramref name="files"/> (name → text), deleted afterwards: exit code and both outputs.
+    /// </summary>
+    public static (int Code, string Output) Promtool(IReadOnlyDictionary<string, string> files, params string[] args)
     {
+        var dir = Directory.CreateTempSubdirectory("redis-sidecars-promtool-");
         try
         {
-            var (code, stdout, stderr) = Repo.Run("promtool", args, workDir, TimeSpan.FromMinutes(1));
+            foreach (var (name, text) in files) File.WriteAllText(Path.Combine(dir.FullName, name), text);
+            var (code, stdout, stderr) = Repo.Run("promtool", args, dir.FullName, TimeSpan.FromMinutes(1));
             return (code, stdout + stderr);
         }
         catch (Win32Exception e)
         {
             throw new Xunit.Sdk.XunitException($"promtool could not be started ({e.Message}): `bash scripts/install-deps.sh` installs it (Debian package prometheus)");
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
         }
     }
 }

@@ -40,42 +40,27 @@ public class AlertRuleTests
     [Theory, MemberData(nameof(OverlaysAndRuleTests))]
     public void PromtoolTestRules_RenderedRule_PassesRuleTests(string overlay, string testFile)
     {
-        var r = Kustomize.Overlay(overlay);
-        var dir = Directory.CreateTempSubdirectory("redis-sidecars-rules-");
-        try
+        var files = new Dictionary<string, string>
         {
-            File.WriteAllText(Path.Combine(dir.FullName, "rules.yaml"), MetricsComponent.RuleFileYaml(r));
-            File.Copy(Path.Combine(RuleTestDir, testFile), Path.Combine(dir.FullName, testFile));
+            ["rules.yaml"] = MetricsComponent.RuleFileYaml(Kustomize.Overlay(overlay)),
+            [testFile] = File.ReadAllText(Path.Combine(RuleTestDir, testFile)),
+        };
 
-            var (code, output) = MetricsComponent.Promtool(dir.FullName, "test", "rules", testFile);
+        var (code, output) = MetricsComponent.Promtool(files, "test", "rules", testFile);
 
-            Assert.True(code == 0, $"{overlay}: promtool test rules {testFile} failed (exit {code}):\n{output}");
-            Assert.Contains("SUCCESS", output, StringComparison.Ordinal);
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        Assert.True(code == 0, $"{overlay}: promtool test rules {testFile} failed (exit {code}):\n{output}");
+        Assert.Contains("SUCCESS", output, StringComparison.Ordinal);
     }
 
     [Theory, MemberData(nameof(Overlays))]
     public void PromtoolCheckRules_RenderedRule_IsValid(string overlay)
     {
         var r = Kustomize.Overlay(overlay);
-        var dir = Directory.CreateTempSubdirectory("redis-sidecars-rules-");
-        try
-        {
-            File.WriteAllText(Path.Combine(dir.FullName, "rules.yaml"), MetricsComponent.RuleFileYaml(r));
 
-            var (code, output) = MetricsComponent.Promtool(dir.FullName, "check", "rules", "rules.yaml");
+        var (code, output) = MetricsComponent.Promtool(new Dictionary<string, string> { ["rules.yaml"] = MetricsComponent.RuleFileYaml(r) }, "check", "rules", "rules.yaml");
 
-            Assert.True(code == 0, $"{overlay}: promtool check rules failed (exit {code}):\n{output}");
-            Assert.Contains($"SUCCESS: {MetricsComponent.Alerts(r).Count} rules found", output, StringComparison.Ordinal);
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        Assert.True(code == 0, $"{overlay}: promtool check rules failed (exit {code}):\n{output}");
+        Assert.Contains($"SUCCESS: {MetricsComponent.Alerts(r).Count} rules found", output, StringComparison.Ordinal);
     }
 
     [Theory, MemberData(nameof(Overlays))]
