@@ -7,6 +7,7 @@ command -v redis-server   >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 command -v redis-cli      >/dev/null 2>&1 || need+=(redis-tools)
 command -v clang          >/dev/null 2>&1 || need+=(clang)
+command -v promtool       >/dev/null 2>&1 || need+=(prometheus) # promtool, for the alert rule tests (the server it brings is not used)
 [ -e /usr/lib/x86_64-linux-gnu/libz.so ] || [ -e /usr/lib/aarch64-linux-gnu/libz.so ] || need+=(zlib1g-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"

@@ -46,6 +46,7 @@ public sealed class RenderedOverlay
     public static readonly IReadOnlyDictionary<string, Type> CustomKinds = new Dictionary<string, Type>
     {
         ["monitoring.coreos.com/v1/ServiceMonitor"] = typeof(Dictionary<object, object>),
+        ["monitoring.coreos.com/v1/PrometheusRule"] = typeof(Dictionary<object, object>),
         ["cert-manager.io/v1/Certificate"] = typeof(Dictionary<object, object>),
     };
 
