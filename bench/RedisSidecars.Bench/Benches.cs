@@ -149,7 +149,7 @@ public static class Benches
                 await s.Set.WaitUntilAsync(() => Task.FromResult(writer.Acked.Count > 300), Settle, "writer running");
                 if (planned)
                 {
-                    var (code, body) = await s.HttpAsync(master.Ordinal, "POST", "/handover", TimeSpan.FromSeconds(40));
+                    var (code, body) = await s.HandoverAsync(master.Ordinal);
                     if (code != 200 || !body.StartsWith("HandedOver", StringComparison.Ordinal)) throw new InvalidOperationException(body);
                 }
                 else

@@ -32,6 +32,7 @@ public sealed class SidecarSet : IAsyncDisposable
         // Each sidecar listens on its own pod's loopback address with the default port: no port is ever shared,
         // unlike "free" ephemeral ports, which another socket can take before the sidecar binds them.
         HttpPorts = set.Redis.Select(_ => SidecarDefaults.HttpPort).ToArray();
+        HandoverPorts = set.Redis.Select(_ => SidecarDefaults.HandoverPort).ToArray();
     }
 
     /// <summary>The sidecar timings every set uses (on top of <see cref="RedisSet.EnvFor"/>); the demo reuses them.</summary>
@@ -47,6 +48,7 @@ public sealed class SidecarSet : IAsyncDisposable
     public KubeApiServer Api { get; }
     public string Kubeconfig { get; }
     public int[] HttpPorts { get; }
+    public int[] HandoverPorts { get; }
 
     /// <summary>Starts Redis + Sentinel (configs from redis-init), the API double with the pods, and the sidecars.</summary>
     public static async Task<SidecarSet> StartAsync(string? password = null, IDictionary<string, string>? sidecarEnv = null, bool startSidecars = true)
@@ -79,6 +81,7 @@ public sealed class SidecarSet : IAsyncDisposable
         env["LOCAL_REDIS"] = n.Address;
         env["HTTP_HOST"] = n.Ip;
         env["HTTP_PORT"] = HttpPorts[i].ToString(System.Globalization.CultureInfo.InvariantCulture);
+        env["HANDOVER_PORT"] = HandoverPorts[i].ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach (var (k, v) in sidecarEnv) env[k] = v;
         return env;
     }
@@ -141,10 +144,18 @@ public sealed class SidecarSet : IAsyncDisposable
 
     public int[] MasterLabelled() => Enumerable.Range(0, Set.Redis.Count).Where(i => LabelOf(i) == Master).ToArray();
 
-    public async Task<(int Code, string Body)> HttpAsync(int i, string method, string path, TimeSpan? timeout = null)
+    /// <summary>A request to sidecar <paramref name="i"/>'s probe/metrics port (HTTP_PORT).</summary>
+    public Task<(int Code, string Body)> HttpAsync(int i, string method, string path, TimeSpan? timeout = null) =>
+        RequestAsync(i, HttpPorts[i], method, path, timeout);
+
+    /// <summary><c>POST /handover</c> on sidecar <paramref name="i"/>'s own handover port (HANDOVER_PORT), as the preStop hook calls it.</summary>
+    public Task<(int Code, string Body)> HandoverAsync(int i, TimeSpan? timeout = null, string method = "POST") =>
+        RequestAsync(i, HandoverPorts[i], method, "/handover", timeout ?? TimeSpan.FromSeconds(40));
+
+    async Task<(int Code, string Body)> RequestAsync(int i, int port, string method, string path, TimeSpan? timeout)
     {
         using var http = new HttpClient { Timeout = timeout ?? TimeSpan.FromSeconds(5) };
-        using var request = new HttpRequestMessage(new HttpMethod(method), $"http://{Set.Redis[i].Ip}:{HttpPorts[i]}{path}");
+        using var request = new HttpRequestMessage(new HttpMethod(method), $"http://{Set.Redis[i].Ip}:{port}{path}");
         using var response = await http.SendAsync(request);
         return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
     }

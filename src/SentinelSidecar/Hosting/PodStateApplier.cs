@@ -17,7 +17,7 @@ public sealed record PodIntent(RoleLabel Label, bool Ready, string Reason);
 public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, IPodWriter writer, SidecarMetrics metrics, ILogger logger, TimeProvider time)
 {
     static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(200);
-    static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
+    static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
     readonly LabelValues values = new(settings.MasterLabelValue, settings.ReplicaLabelValue);
     readonly object gate = new();
     PodIntent? intent;
@@ -68,7 +68,7 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
 
             var own = Observe(facts.Own);
             var peers = facts.Peers.Select(p => new ObservedPeer(p.Name, Label(p), p.Terminating)).ToArray();
-            var waited = waitingSince == 0 ? (TimeSpan?)null : time.GetElapsedTime(waitingSince);
+            var waited = waitingSince == 0 || !facts.Live ? (TimeSpan?)null : time.GetElapsedTime(waitingSince);
             var step = PodPlanner.Next(want.Label, want.Ready, own, peers, values, waited, settings.MasterLabelWait);
             if (step is not PodStep.WaitForPeers) { waitingSince = 0; loggedWait = false; }
             try
@@ -82,7 +82,9 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
                         await WaitAsync(intentChanged, facts.Version, null, ct).ConfigureAwait(false);
                         continue;
                     case PodStep.WaitForPeers w:
-                        if (waitingSince == 0) waitingSince = time.GetTimestamp();
+                        // The bound is for a previous master whose sidecar is gone: it counts only while the watch is live
+                        // (during an API outage that sidecar cannot drop its label either).
+                        if (waitingSince == 0 || !facts.Live) waitingSince = time.GetTimestamp();
                         if (!loggedWait) { Log.WaitingForPeer(logger, string.Join(",", w.Labelled)); loggedWait = true; }
                         await WaitAsync(intentChanged, facts.Version, w.Remaining, ct).ConfigureAwait(false);
                         continue;

@@ -38,7 +38,7 @@ public sealed class PolledKubeFacts(SidecarSettings settings, IPodWriter pods, T
                     var same = current.Own is { } o && o.ConditionTrue == ownFacts.ConditionTrue && o.DeclaresReadinessGate == ownFacts.DeclaresReadinessGate
                         && o.Labels.Count == ownFacts.Labels.Count && !o.Labels.Except(ownFacts.Labels).Any()
                         && current.Peers.Count == peers.Count && current.Peers.Zip(peers).All(p => p.First.Labels.Count == p.Second.Labels.Count && !p.First.Labels.Except(p.Second.Labels).Any());
-                    if (same && current.Synced) { wake = null!; }
+                    if (same && current.Synced && current.Live) { wake = null!; }
                     else
                     {
                         current = new KubeFacts(true, ownFacts, peers, null, current.Version + 1);
@@ -48,7 +48,20 @@ public sealed class PolledKubeFacts(SidecarSettings settings, IPodWriter pods, T
                 }
                 wake?.TrySetResult();
             }
-            catch (PodWriteException) { }
+            catch (PodWriteException)
+            {
+                TaskCompletionSource? wake = null;
+                lock (gate)
+                {
+                    if (current.Live)
+                    {
+                        current = current with { Live = false, Version = current.Version + 1 };
+                        wake = changed;
+                        changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+                    }
+                }
+                wake?.TrySetResult();
+            }
             try { await Task.Delay(TimeSpan.FromMilliseconds(50), time, ct).ConfigureAwait(false); }
             catch (OperationCanceledException) { return; }
         }

@@ -20,7 +20,7 @@ public sealed class HandoverAndVerifyTests(ITestOutputHelper output)
         writer.Start();
         await s.Set.WaitUntilAsync(() => Task.FromResult(writer.Acked.Count > 200), Settle, "writer running");
 
-        var (code, body) = await s.HttpAsync(0, "POST", "/handover", TimeSpan.FromSeconds(30));
+        var (code, body) = await s.HandoverAsync(0, TimeSpan.FromSeconds(30));
         output.WriteLine(body);
         Assert.Equal(200, code);
         Assert.StartsWith("HandedOver", body);
@@ -38,7 +38,7 @@ public sealed class HandoverAndVerifyTests(ITestOutputHelper output)
         Assert.Equal(1, s.Api.Timeline.MaxConcurrent(L, M));
 
         // Again, now on a pod that is not master: returns at once, changes nothing.
-        var again = await s.HttpAsync(0, "POST", "/handover");
+        var again = await s.HandoverAsync(0);
         Assert.Equal(200, again.Code);
         Assert.StartsWith("NotMaster", again.Body);
         Assert.Equal(newMaster.Address, await s.Set.AgreedMasterAsync());

@@ -441,7 +441,7 @@ public sealed class ChaosRunner
     {
         try
         {
-            var (code, body) = await s.HttpAsync(IndexOf(m), "POST", "/handover", TimeSpan.FromSeconds(40));
+            var (code, body) = await s.HandoverAsync(IndexOf(m));
             return (code, body.Trim());
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
