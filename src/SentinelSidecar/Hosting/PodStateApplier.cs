@@ -18,6 +18,7 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
 {
     static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(200);
     static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
+    static readonly TimeSpan ConfirmBudget = TimeSpan.FromSeconds(1);
     readonly LabelValues values = new(settings.MasterLabelValue, settings.ReplicaLabelValue);
     readonly object gate = new();
     PodIntent? intent;
@@ -92,6 +93,13 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
                         await writer.SetReadinessConditionAsync(c.Ready, c.Ready ? "Ready" : "NotReady", want.Reason, ct).ConfigureAwait(false);
                         break;
                     case PodStep.PatchLabel l:
+                        if (l.StillLabelled.Count > 0 && !await StillLabelledNowAsync(l.StillLabelled, ct).ConfigureAwait(false))
+                        {
+                            // The API did not confirm it promptly, or the label is already gone: the watch will tell.
+                            waitingSince = time.GetTimestamp();
+                            await WaitAsync(intentChanged, facts.Version, ConfirmBudget, ct).ConfigureAwait(false);
+                            continue;
+                        }
                         if (l.StillLabelled.Count > 0)
                         {
                             var names = string.Join(",", l.StillLabelled);
@@ -113,6 +121,27 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
                 await WaitAsync(intentChanged, facts.Version, Jitter(backoff), ct).ConfigureAwait(false);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
             }
+        }
+    }
+
+    /// <summary>
+    /// Before labelling this pod master while a peer still carries the label (its sidecar gone or stuck), reads the peers
+    /// fresh: only a prompt answer that still shows the label counts. A slow or failed read means the API is not
+    /// healthy, and the previous master's own unlabelling may still be on its way: the wait starts over.
+    /// </summary>
+    async Task<bool> StillLabelledNowAsync(IReadOnlyList<string> peers, CancellationToken ct)
+    {
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        budget.CancelAfter(ConfirmBudget);
+        try
+        {
+            foreach (var peer in peers)
+                if (await writer.ReadPeerLabelAsync(peer, budget.Token).ConfigureAwait(false) != settings.MasterLabelValue) return false;
+            return true;
+        }
+        catch (Exception e) when (e is PodWriteException or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            return false;
         }
     }
 

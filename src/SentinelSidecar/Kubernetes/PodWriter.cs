@@ -19,7 +19,7 @@ public sealed record PodSnapshot(IReadOnlyDictionary<string, string> Labels, boo
 public interface IPodWriter
 {
     Task<PodSnapshot> ReadOwnPodAsync(CancellationToken ct);
-    /// <summary>The role label value on another pod of the set (null = not labelled or pod gone).</summary>
+    /// <summary>The role label value on another pod of the set, read now (null = not labelled or pod gone); throws <see cref="PodWriteException"/> when it cannot be read.</summary>
     Task<string?> ReadPeerLabelAsync(string podName, CancellationToken ct);
     Task SetRoleLabelAsync(string? value, CancellationToken ct);
     Task SetReadinessConditionAsync(bool ready, string reason, string message, CancellationToken ct);
@@ -101,9 +101,9 @@ public sealed class PodWriter : IPodWriter
             var p = await RunAsync("get", "pods", podName, c => client.CoreV1.ReadNamespacedPodAsync(podName, ns, cancellationToken: c), ct).ConfigureAwait(false);
             return p.Metadata?.Labels is { } l && l.TryGetValue(settings.LabelName, out var v) ? v : null;
         }
-        catch (PodWriteException) when (!ct.IsCancellationRequested)
+        catch (PodWriteException e) when (e.Message.Contains("HTTP 404", StringComparison.Ordinal))
         {
-            return null; // pod gone (404) or unreadable: treat as not labelled, the caller bounds its wait anyway
+            return null; // the pod is gone: it carries no label
         }
     }
 
