@@ -44,7 +44,7 @@ public static class Kustomize
     }
 
     /// <summary>Copies manifests/ except any secrets a developer generated in the checkout (overlays/*/secrets).</summary>
-    static void CopyTree(DirectoryInfo from, DirectoryInfo to)
+    public static void CopyTree(DirectoryInfo from, DirectoryInfo to)
     {
         to.Create();
         foreach (var f in from.GetFiles()) f.CopyTo(Path.Combine(to.FullName, f.Name));
