@@ -44,8 +44,9 @@ public sealed partial record E2EOptions(
             if (a is "--help" or "-h") { help = true; continue; }
             if (a == "--keep") { keep = true; continue; }
             var eq = a.IndexOf('=', StringComparison.Ordinal);
-            var (name, value) = eq > 0 ? (a[..eq], a[(eq + 1)..]) : (a, i + 1 < args.Count ? args[++i] : null);
+            var name = eq > 0 ? a[..eq] : a;
             if (!valued.Contains(name)) { problems.Add($"unknown argument '{a}'"); continue; }
+            var value = eq > 0 ? a[(eq + 1)..] : i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : null;
             if (value is null) { problems.Add($"{name} needs a value"); continue; }
             values[name] = value;
         }

@@ -28,7 +28,7 @@ public static class Scripts
 
     /// <summary>In a Redis container (admin password): its role on the first line, then every key under the prefix.</summary>
     public static string ReadBack(ServerContainer redis, string prefix, string host = "127.0.0.1") =>
-        AuthFromFile(redis.PasswordFile) + $"{Cli(redis, host)} ROLE | head -n 1; exec {Cli(redis, host)} --scan --pattern {Quote(prefix + ":*")} --count 1000";
+        AuthFromFile(redis.PasswordFile) + $"{Cli(redis, host)} ROLE | head -n 1; exec {Cli(redis, host)} --scan --pattern {Quote(prefix + ":*")}";
 
     /// <summary>In a client pod (user and password from its environment): ROLE and CLIENT INFO over one connection to
     /// <paramref name="host"/>, so the reply names the server's own address (laddr).</summary>
