@@ -217,38 +217,47 @@ public sealed class Suite(E2EOptions options, Report report, Func<TimeSpan> cloc
 
     async Task<string?> FailoverPhaseAsync(Observers observers, string master, CancellationToken ct)
     {
-        var writer = await StartWriterAsync("failover", ct);
-        if (writer is null) return null;
-        var events = await EventUidsAsync(ct);
-        var from = clock();
-        report.Info($"deleting pod {master} (its preStop hook hands mastership over first)");
-        await client.CoreV1.DeleteNamespacedPodAsync(master, set.Namespace, cancellationToken: ct);
-        var newMaster = await OneMasterAsync("a new master labelled, Sentinels agree", exclude: master, ct);
-        var rolled = await kubectl.RolloutStatusAsync("statefulset", set.RedisStatefulSet, options.RolloutTimeout, ct);
-        report.Check($"pod {master} recreated and the set ready again", rolled.Code == 0, LastLine(rolled.Stdout + rolled.Stderr));
-        await Task.Delay(SettleWithWriter, ct);
-        var to = clock();
-        windowFailover = (from, to);
-        await FinishPhaseAsync(observers, "3", writer, newMaster, master, from, to, events, restartReplicas: null, ct);
+        var (newMaster, window) = await UnderWriterAsync(observers, "failover", "3", master, restartReplicas: null, async () =>
+        {
+            report.Info($"deleting pod {master} (its preStop hook hands mastership over first)");
+            await client.CoreV1.DeleteNamespacedPodAsync(master, set.Namespace, cancellationToken: ct);
+            var labelled = await OneMasterAsync("a new master labelled, Sentinels agree", exclude: master, ct);
+            var rolled = await kubectl.RolloutStatusAsync("statefulset", set.RedisStatefulSet, options.RolloutTimeout, ct);
+            report.Check($"pod {master} recreated and the set ready again", rolled.Code == 0, LastLine(rolled.Stdout + rolled.Stderr));
+            return labelled;
+        }, ct);
+        windowFailover = window;
         return newMaster;
     }
 
     async Task<string?> RollingRestartPhaseAsync(Observers observers, string master, CancellationToken ct)
     {
-        var writer = await StartWriterAsync("restart", ct);
-        if (writer is null) return null;
+        var (newMaster, window) = await UnderWriterAsync(observers, "restart", "4", master, restartReplicas: set.RedisReplicas, async () =>
+        {
+            report.Info($"master before: {master}");
+            await kubectl.RolloutRestartAsync("statefulset", set.RedisStatefulSet, ct);
+            var rolled = await kubectl.RolloutStatusAsync("statefulset", set.RedisStatefulSet, options.RolloutTimeout, ct);
+            report.Check($"rolling restart of statefulset/{set.RedisStatefulSet} completed", rolled.Code == 0, LastLine(rolled.Stdout + rolled.Stderr));
+            return await OneMasterAsync("one master labelled, Sentinels agree (after the restart)", exclude: null, ct);
+        }, ct);
+        windowRestart = window;
+        return newMaster;
+    }
+
+    /// <summary>Starts a writer, runs the disruption (which returns the master it settled on), lets the writer go on a
+    /// few seconds, then stops it and accounts for the window.</summary>
+    async Task<(string? NewMaster, (TimeSpan From, TimeSpan To) Window)> UnderWriterAsync(Observers observers, string phase, string step, string master,
+        int? restartReplicas, Func<Task<string?>> disrupt, CancellationToken ct)
+    {
+        var writer = await StartWriterAsync(phase, ct);
+        if (writer is null) return (null, default);
         var events = await EventUidsAsync(ct);
         var from = clock();
-        report.Info($"master before: {master}");
-        await kubectl.RolloutRestartAsync("statefulset", set.RedisStatefulSet, ct);
-        var rolled = await kubectl.RolloutStatusAsync("statefulset", set.RedisStatefulSet, options.RolloutTimeout, ct);
-        report.Check($"rolling restart of statefulset/{set.RedisStatefulSet} completed", rolled.Code == 0, LastLine(rolled.Stdout + rolled.Stderr));
-        var newMaster = await OneMasterAsync("one master labelled, Sentinels agree (after the restart)", exclude: null, ct);
+        var newMaster = await disrupt();
         await Task.Delay(SettleWithWriter, ct);
         var to = clock();
-        windowRestart = (from, to);
-        await FinishPhaseAsync(observers, "4", writer, newMaster, master, from, to, events, restartReplicas: set.RedisReplicas, ct);
-        return newMaster;
+        await FinishPhaseAsync(observers, step, writer, newMaster, master, from, to, events, restartReplicas, ct);
+        return (newMaster, (from, to));
     }
 
     sealed record Writer(string Pod, string Prefix);

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using k8s.Models;
+using RedisSidecars.E2E.Deploy;
 using RedisSidecars.ManifestTests.Infrastructure;
 
 namespace RedisSidecars.ManifestTests.Manifests;
@@ -24,7 +25,7 @@ public partial class FirstContactTests
         try
         {
             // A fresh clone: manifests/ without any overlay's secrets/ folder, at the same path from the root.
-            Kustomize.CopyTree(new DirectoryInfo(Repo.Manifests), new DirectoryInfo(Path.Combine(root.FullName, "manifests")));
+            Workspace.CopyTree(new DirectoryInfo(Repo.Manifests), new DirectoryInfo(Path.Combine(root.FullName, "manifests")));
             var overlayDir = Path.Combine("manifests", "overlays", overlay);
             Assert.False(Directory.Exists(Path.Combine(root.FullName, overlayDir, "secrets")));
 
