@@ -40,7 +40,7 @@ public sealed class Suite(E2EOptions options, Report report, Func<TimeSpan> cloc
             report.Info($"overlay {options.Overlay}, namespace {ns}; images: {set.InitImage}, {set.SidecarImage}, {set.Redis.Image}");
             report.Info($"master label {set.LabelName}={set.MasterValue}, Service {set.MasterService}:{set.MasterServicePort}, master set {set.MasterSetName}, client label {set.ClientLabel?.Key}={set.ClientLabel?.Value}");
 
-            client = Connect();
+            client = await ConnectAsync(ct);
             kubectl = new Kubectl(ns);
             if (await NamespaceExistsAsync(ns, ct))
                 throw new InvalidOperationException($"namespace {ns} already exists: the suite deploys into a new namespace and deletes it at the end; name another or leave --namespace out");
@@ -94,7 +94,7 @@ public sealed class Suite(E2EOptions options, Report report, Func<TimeSpan> cloc
             report.Check("run completed", false, "interrupted");
             return 130;
         }
-        catch (Exception e) when (e is InvalidOperationException or TimeoutException or HttpOperationException or HttpRequestException or k8s.Exceptions.KubeConfigException or IOException)
+        catch (Exception e) // the run's last resort: whatever stopped it is named in the report, and the finally cleans up
         {
             report.Check("run completed", false, Describe(e));
             return 1;
@@ -112,13 +112,14 @@ public sealed class Suite(E2EOptions options, Report report, Func<TimeSpan> cloc
 
     (TimeSpan From, TimeSpan To) windowFailover, windowRestart;
 
-    IKubernetes Connect()
+    /// <summary>The API client for exactly the cluster kubectl uses: kubectl's own merged view of KUBECONFIG (which may
+    /// list several files) and its current context.</summary>
+    static async Task<IKubernetes> ConnectAsync(CancellationToken ct)
     {
-        var path = Environment.GetEnvironmentVariable("KUBECONFIG");
-        var config = path is { Length: > 0 } && !path.Contains(Path.PathSeparator, StringComparison.Ordinal)
-            ? KubernetesClientConfiguration.BuildConfigFromConfigFile(path)
-            : KubernetesClientConfiguration.BuildDefaultConfig();
-        return new Kubernetes(config);
+        var view = await Processes.RunAsync("kubectl", ["config", "view", "--raw", "--flatten", "--minify"], TimeSpan.FromSeconds(30), ct);
+        if (view.Code != 0) throw new InvalidOperationException($"kubectl config view failed (exit {view.Code}): {LastLine(view.Stderr)}");
+        using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(view.Stdout));
+        return new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(stream));
     }
 
     async Task<bool> NamespaceExistsAsync(string ns, CancellationToken ct)
@@ -455,7 +456,8 @@ public sealed class Suite(E2EOptions options, Report report, Func<TimeSpan> cloc
     {
         if (ns is null) return "nothing was created";
         if (options.Keep) return $"namespace {ns} kept (--keep): delete it with kubectl delete namespace {ns}";
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        // Pods get their grace period (60 s, a master's handover inside it) and volumes are released: minutes, not seconds.
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(5));
         try
         {
             await client.CoreV1.DeleteNamespaceAsync(ns, cancellationToken: cts.Token);
@@ -476,7 +478,8 @@ public sealed class Suite(E2EOptions options, Report report, Func<TimeSpan> cloc
     {
         HttpOperationException h => $"{h.Message}: {Shorten(h.Response.Content)}",
         OperationCanceledException => "timed out",
-        _ => e.Message,
+        InvalidOperationException or TimeoutException or IOException or HttpRequestException or k8s.Exceptions.KubeConfigException => e.Message,
+        _ => $"{e.GetType().Name}: {e.Message}",
     };
 
     static string LastLine(string s) => s.TrimEnd().Split('\n').LastOrDefault()?.Trim() ?? "";
