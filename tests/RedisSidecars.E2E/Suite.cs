@@ -311,6 +311,7 @@ public sealed class Suite(E2EOptions options, Report report, Func<TimeSpan> cloc
             history.TwoLabelled.Count == 0 ? "one at most at every watch event" : string.Join("; ", history.TwoLabelled.Take(3).Select(t => $"{string.Join("+", t.Pods)} at {Targets.Seconds(t.At - from)}")));
         var promotions = Handovers.Promotions(observers.Switches.Where(s => s.At >= from && s.At <= to));
         var pods = await RedisPodAddressesAsync(ct);
+        if (promotions.Count == 0) report.Info("no +switch-master message from the Sentinels' feeds in this window");
         foreach (var p in promotions)
         {
             var to_ = Replies.PodOf(p.NewHost, pods) ?? p.NewHost;
