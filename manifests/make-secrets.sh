@@ -2,6 +2,7 @@
 # Writes the secret files an overlay's secretGenerator reads (never committed: .gitignore has
 # manifests/overlays/*/secrets/*.txt). Usage: sh manifests/make-secrets.sh dev|staging|prod|valkey
 # Existing files are kept, so running it again does not rotate anything; delete them to rotate.
+# Without these files `kubectl apply -k manifests/overlays/OVERLAY` stops with an error naming this command.
 #   redis-password.txt     the `default` (admin) user: Sentinel, redis-init, redis-sidecar, probes, verify
 #   sentinel-password.txt  Sentinel's own requirepass
 #   app-password.txt       the application user `app` (Secret redis-app, key password)
@@ -28,4 +29,4 @@ app=$(cat "$dir/app-password.txt")
   printf 'user default on #%s ~* &* +@all\n' "$(sha256 "$admin")"
   printf 'user app on #%s ~* &* +@all -flushdb -flushall -config -shutdown -debug -replicaof -slaveof -failover -module\n' "$(sha256 "$app")"
 } > "$dir/users-acl.txt"
-echo "secrets for overlay '$overlay' are in $dir"
+echo "secrets for overlay '$overlay' are in $dir (git ignores them); next: kubectl apply -k manifests/overlays/$overlay"

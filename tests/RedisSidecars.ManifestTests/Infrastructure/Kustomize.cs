@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using RedisSidecars.E2E.Deploy;
 
 namespace RedisSidecars.ManifestTests.Infrastructure;
 
@@ -30,7 +31,7 @@ public static class Kustomize
     static string MakeCopy()
     {
         var target = Path.Combine(Path.GetTempPath(), $"redis-sidecars-manifests-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        CopyTree(new DirectoryInfo(Repo.Manifests), new DirectoryInfo(target));
+        Workspace.CopyTree(new DirectoryInfo(Repo.Manifests), new DirectoryInfo(target));
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             try { Directory.Delete(target, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
@@ -41,17 +42,5 @@ public static class Kustomize
             if (code != 0) throw new InvalidOperationException($"make-secrets.sh {overlay} failed (exit {code}):\n{stdout}{stderr}");
         }
         return target;
-    }
-
-    /// <summary>Copies manifests/ except any secrets a developer generated in the checkout (overlays/*/secrets).</summary>
-    static void CopyTree(DirectoryInfo from, DirectoryInfo to)
-    {
-        to.Create();
-        foreach (var f in from.GetFiles()) f.CopyTo(Path.Combine(to.FullName, f.Name));
-        foreach (var d in from.GetDirectories())
-        {
-            if (d.Name == "secrets" && d.Parent?.Parent?.Name == "overlays") continue;
-            CopyTree(d, new DirectoryInfo(Path.Combine(to.FullName, d.Name)));
-        }
     }
 }
