@@ -97,7 +97,7 @@ public class EnvContractTests
                 _ => throw new Xunit.Sdk.XunitException($"{pod}/{c.Name}: {name} comes from {v.Source}, which the test cannot fill in"),
             };
 
-        var configuration = SettingsLoader.Build([], null, env);
+        var configuration = SettingsLoader.TryBuild([], null, env, out _)!;
         var raw = SettingsLoader.BindRaw(configuration);
         var files = new MountedFiles(r, pod, c);
         var (settings, errors) = SettingsValidator.Validate(raw, mode, files);
@@ -175,7 +175,7 @@ public class EnvContractTests
     /// <summary>The files a container sees: paths under its Secret/ConfigMap mounts, with the rendered content.</summary>
     sealed class MountedFiles(RenderedOverlay r, PodTemplate pod, V1Container c) : ISettingsFiles
     {
-        public bool Exists(string path) => Content(path) is not null;
+        public PathKind KindOf(string path) => Content(path) is not null ? PathKind.File : PathKind.Missing;
 
         public string ReadAllText(string path) => Content(path) ?? throw new FileNotFoundException($"{path} is not in any volume {c.Name} mounts", path);
 

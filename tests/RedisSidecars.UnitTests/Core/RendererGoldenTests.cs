@@ -78,7 +78,7 @@ public class RendererGoldenTests
         }),
         ["redis-builtin-base"] = _ => RedisConfRenderer.Render(new RedisConfInput
         {
-            Template = RedisConfRenderer.BuiltInTemplate(6379, "/data"),
+            Template = RedisConfRenderer.BuiltInTemplate("/data"),
             Announce = Addr("redis-0.redis-headless.default.svc.cluster.local:6379"),
             ReplicaOf = null,
             Port = 6379,
@@ -98,7 +98,7 @@ public class RendererGoldenTests
             Announce = Addr("[fd00::12]:26379"),
             Decision = "role=sentinel master=[fd00::1]:6379 source=peers masters=1 answered=3/3",
         }),
-        ["sentinel-builtin-base"] = _ => SentinelConfRenderer.Render(Sentinel(SentinelConfRenderer.BuiltInTemplate(26379, "/etc/redis"))),
+        ["sentinel-builtin-base"] = _ => SentinelConfRenderer.Render(Sentinel(SentinelConfRenderer.BuiltInTemplate("/etc/redis"))),
     };
 
     static SentinelConfInput Sentinel(string template) => new()
