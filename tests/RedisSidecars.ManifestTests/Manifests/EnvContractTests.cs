@@ -97,6 +97,10 @@ public class EnvContractTests
                 _ => throw new Xunit.Sdk.XunitException($"{pod}/{c.Name}: {name} comes from {v.Source}, which the test cannot fill in"),
             };
 
+        // What the kubelet adds for every Service with a cluster IP, unless the pod turns service links off.
+        foreach (var (name, value) in ServiceLinkVariables(r, pod))
+            env.TryAdd(name, value);
+
         var configuration = SettingsLoader.TryBuild([], null, env, out _)!;
         var raw = SettingsLoader.BindRaw(configuration);
         var files = new MountedFiles(r, pod, c);
@@ -170,6 +174,38 @@ public class EnvContractTests
                 Assert.False(r.Env(c).ContainsKey(name), $"{pod}/{c.Name}: set {name}_FILE (a mounted Secret), not {name}");
                 Assert.True(r.Env(c).ContainsKey(name + "_FILE"), $"{pod}/{c.Name}: {name}_FILE is not set");
             }
+    }
+
+    /// <summary>
+    /// The service-link variables the kubelet gives every container of <paramref name="pod"/> (names it declares
+    /// itself win): for each Service with a cluster IP in the namespace, <c>&lt;NAME&gt;_SERVICE_HOST</c>,
+    /// <c>&lt;NAME&gt;_SERVICE_PORT[_&lt;PORTNAME&gt;]</c>, <c>&lt;NAME&gt;_PORT=tcp://ip:port</c> and
+    /// <c>&lt;NAME&gt;_PORT_&lt;port&gt;_&lt;PROTO&gt;[_PROTO|_PORT|_ADDR]</c>; none when <c>enableServiceLinks: false</c>.
+    /// A Service named <c>sentinel</c> would otherwise set SENTINEL_PORT=tcp://….
+    /// </summary>
+    static IEnumerable<(string Name, string Value)> ServiceLinkVariables(RenderedOverlay r, PodTemplate pod)
+    {
+        if (pod.Spec.EnableServiceLinks == false) yield break;
+        var i = 0;
+        foreach (var svc in r.All<V1Service>().Where(s => s.Spec.ClusterIP != "None" && s.Spec.Type != "ExternalName"))
+        {
+            var ip = $"10.96.0.{++i}";
+            var name = svc.Metadata.Name.ToUpperInvariant().Replace('-', '_');
+            var first = svc.Spec.Ports[0];
+            yield return ($"{name}_SERVICE_HOST", ip);
+            yield return ($"{name}_SERVICE_PORT", first.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            yield return ($"{name}_PORT", $"{(first.Protocol ?? "TCP").ToLowerInvariant()}://{ip}:{first.Port}");
+            foreach (var p in svc.Spec.Ports)
+            {
+                var proto = p.Protocol ?? "TCP";
+                var prefix = $"{name}_PORT_{p.Port}_{proto}";
+                if (p.Name is { } portName) yield return ($"{name}_SERVICE_PORT_{portName.ToUpperInvariant().Replace('-', '_')}", p.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                yield return (prefix, $"{proto.ToLowerInvariant()}://{ip}:{p.Port}");
+                yield return ($"{prefix}_PROTO", proto.ToLowerInvariant());
+                yield return ($"{prefix}_PORT", p.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                yield return ($"{prefix}_ADDR", ip);
+            }
+        }
     }
 
     /// <summary>The files a container sees: paths under its Secret/ConfigMap mounts, with the rendered content.</summary>
