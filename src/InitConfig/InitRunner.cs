@@ -59,7 +59,7 @@ public sealed class InitRunner(
                     "and would write a plain-text port (expected TLS_ENABLED=true with TLS_CA_FILE, TLS_CERT_FILE and TLS_KEY_FILE, or no tls-port line in the template)");
         }
         if (AtomicFile.ProbeWritable(args.Output) is { } outputProblem)
-            problems.Add($"--output '{Printable(args.Output)}': {outputProblem} (expected a writable directory, e.g. an emptyDir)");
+            problems.Add($"--output '{Printable(args.Output)}' {outputProblem} (expected the path of the config file to write, in a writable directory such as an emptyDir)");
         if (mode == NodeMode.Redis && settings is not null && DataDir.Problem(settings.DataDir) is { } dataProblem)
             problems.Add($"DATA_DIR='{Printable(settings.DataDir)}' {dataProblem} (expected the mount path of the Redis data volume, e.g. /data)");
         if (problems.Count > 0 || settings is null) return Fail(ExitCodes.BadConfiguration, SettingsValidator.OneLine(problems));

@@ -39,14 +39,14 @@ public static partial class AtomicFile
     }
 
     /// <summary>Fails early (before any network work) when <paramref name="path"/>'s directory cannot take a new file.</summary>
-    /// <returns>Null, or the problem in the words of <see cref="PathProblem"/>.</returns>
+    /// <returns>Null, or the problem in the words of <see cref="PathProblem"/>, to follow the path in an error line.</returns>
     public static string? ProbeWritable(string path)
     {
         var files = PhysicalSettingsFiles.Instance;
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
-        if (files.KindOf(full) == PathKind.Directory) return $"'{NodeAddress.Printable(full)}' {PathProblem.IsDirectory}";
-        if (PathProblem.OfDirectory(files, dir) is { } problem) return $"its directory '{NodeAddress.Printable(dir)}' {problem}";
+        if (files.KindOf(full) == PathKind.Directory) return PathProblem.IsDirectory;
+        if (PathProblem.OfDirectory(files, dir) is { } problem) return $"cannot be written: its directory '{NodeAddress.Printable(dir)}' {problem}";
         var probe = Path.Combine(dir, $".redis-init-probe.{Environment.ProcessId}.{Guid.NewGuid():N}");
         try
         {
@@ -56,7 +56,7 @@ public static partial class AtomicFile
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return $"its directory '{NodeAddress.Printable(dir)}' {PathProblem.OfAccess(e, writing: true)}";
+            return $"cannot be written: its directory '{NodeAddress.Printable(dir)}' {PathProblem.OfAccess(e, writing: true)}";
         }
     }
 

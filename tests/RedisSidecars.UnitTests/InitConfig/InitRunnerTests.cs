@@ -99,7 +99,7 @@ public sealed class InitRunnerTests : IDisposable
             return ["--output", t.RedisConf, "--config", json];
         }, (_, _) => { }, "--config"),
         ["unknown-argument"] = (t => ["--output", t.RedisConf, "--frobnicate"], (_, _) => { }, "unknown argument '--frobnicate'"),
-        ["output-is-directory"] = (t => ["--output", t.OutDir], (_, _) => { }, "--output"),
+        ["output-is-directory"] = (t => ["--output", t.OutDir], (_, _) => { }, "conf' is a directory, not a file (expected the path of the config file to write"),
         // Each path's cause in its own words (a directory used to read as "permission denied").
         ["template-is-directory"] = (t => ["--output", t.RedisConf, "--template", t.root], (_, _) => { }, "' is a directory, not a file (expected the base config file"),
         ["template-absent"] = (t => ["--output", t.RedisConf, "--template", Path.Combine(t.root, "none.conf")], (_, _) => { }, "none.conf' does not exist (expected the base config file"),
@@ -219,8 +219,8 @@ public sealed class InitRunnerTests : IDisposable
 
         Assert.Equal(ExitCodes.BadConfiguration, code);
         var line = Assert.Single(StderrLines);
-        Assert.StartsWith("redis-init: error: --output", line, StringComparison.Ordinal);
-        Assert.Contains("does not exist", line);
+        Assert.Equal($"redis-init: error: --output '{output}' cannot be written: its directory '{Path.GetDirectoryName(output)}' does not exist, " +
+            "and neither does its directory '" + Path.Combine(root, "missing") + "' (expected the path of the config file to write, in a writable directory such as an emptyDir)", line);
         Assert.False(Directory.Exists(Path.Combine(root, "missing")));
     }
 
@@ -235,7 +235,7 @@ public sealed class InitRunnerTests : IDisposable
 
         Assert.Equal(ExitCodes.BadConfiguration, code);
         var line = Assert.Single(StderrLines);
-        Assert.StartsWith("redis-init: error: --output", line, StringComparison.Ordinal);
+        Assert.StartsWith($"redis-init: error: --output '{Path.Combine(notADir, "redis.conf")}' cannot be written: its directory '{notADir}' is a file, not a directory", line, StringComparison.Ordinal);
         Assert.Equal(PreviousContent, File.ReadAllBytes(notADir));
     }
 
