@@ -56,15 +56,17 @@ public sealed class PublishedBadSettingsTests : IDisposable
 
     string OutputFor(string program) => Path.Combine(ConfDir, program == "init-sentinel" ? "sentinel.conf" : "redis.conf");
 
+    (string File, string[] Args) Command(string program) => program switch
+    {
+        "init-redis" => (Tools.RedisInit, ["redis", "--output", OutputFor(program)]),
+        "init-sentinel" => (Tools.RedisInit, ["sentinel", "--output", OutputFor(program)]),
+        "sidecar-run" => (Tools.RedisSidecar, ["run"]),
+        _ => (Tools.RedisSidecar, ["verify"]),
+    };
+
     async Task<(int Code, string Stdout, string Stderr)> RunAsync(string program, IDictionary<string, string> env, params string[] extra)
     {
-        var (file, args) = program switch
-        {
-            "init-redis" => (Tools.RedisInit, new[] { "redis", "--output", OutputFor(program) }),
-            "init-sentinel" => (Tools.RedisInit, ["sentinel", "--output", OutputFor(program)]),
-            "sidecar-run" => (Tools.RedisSidecar, ["run"]),
-            _ => (Tools.RedisSidecar, ["verify"]),
-        };
+        var (file, args) = Command(program);
         var result = await Tools.RunAsync(file, [.. args, .. extra], env, Timeout);
         output.WriteLine($"{program}: exit {result.Code}\nstdout: {result.Stdout}\nstderr: {result.Stderr}");
         return result;
@@ -156,13 +158,7 @@ public sealed class PublishedBadSettingsTests : IDisposable
         File.SetUnixFileMode(DataDir, everyone);
         File.SetUnixFileMode(ConfDir, everyone | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite);
         var env = Env(program);
-        var (file, args) = program switch
-        {
-            "init-redis" => (Tools.RedisInit, new[] { "redis", "--output", OutputFor(program) }),
-            "init-sentinel" => (Tools.RedisInit, ["sentinel", "--output", OutputFor(program)]),
-            "sidecar-run" => (Tools.RedisSidecar, ["run"]),
-            _ => (Tools.RedisSidecar, ["verify"]),
-        };
+        var (file, args) = Command(program);
         if (Environment.IsPrivilegedProcess) (file, args) = ("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", file, .. args]);
 
         var r = await Tools.RunAsync(file, args, env, Timeout);
