@@ -20,6 +20,11 @@ public static class SettingsLoader
         var builder = new ConfigurationBuilder();
         if (jsonFile is not null)
         {
+            if (string.IsNullOrWhiteSpace(jsonFile))
+            {
+                error = $"--config needs a path (expected {ConfigExpected})";
+                return null;
+            }
             if (PathProblem.TryRead(PhysicalSettingsFiles.Instance, jsonFile, out var problem) is not { } json)
             {
                 error = $"--config '{NodeAddress.Printable(jsonFile)}' {problem} (expected {ConfigExpected})";

@@ -195,7 +195,7 @@ public static partial class SettingsValidator
     /// <param name="expected">What a valid value looks like, for the error line.</param>
     /// <param name="unset">How to get the default instead, for the error line (default: remove the variable).</param>
     /// <param name="offerDefault">False when there is no default to offer (a required setting, or <paramref name="expected"/> says it all).</param>
-    public static string? Present(List<string> errors, string name, string? raw, string expected, string? unset = null, bool offerDefault = true)
+    internal static string? Present(List<string> errors, string name, string? raw, string expected, string? unset = null, bool offerDefault = true)
     {
         if (raw is null) return null;
         var t = raw.Trim();

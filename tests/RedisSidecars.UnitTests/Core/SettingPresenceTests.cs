@@ -86,6 +86,15 @@ public sealed class SettingPresenceTests
         finally { Directory.Delete(Path.GetDirectoryName(json)!, recursive: true); }
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData(" ")]
+    public void TryBuild_ConfigPathEmpty_ErrorNamingConfig(string path)
+    {
+        Assert.Null(SettingsLoader.TryBuild([], path, new Dictionary<string, string?>(), out var error));
+        Assert.StartsWith("--config needs a path (expected a readable JSON object of settings", error, StringComparison.Ordinal);
+    }
+
     // ---- every setting ----
 
     public static TheoryData<string, string> EmptyAndBlankValues()
