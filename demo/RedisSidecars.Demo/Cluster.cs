@@ -23,6 +23,8 @@ public sealed class Cluster : IAsyncDisposable
     public const string ApiHost = "127.0.3.1";
     public const int ApiPort = 8001;
     public static readonly int[] SidecarPorts = [9181, 9182, 9183];
+    /// <summary>Each sidecar's handover port (HANDOVER_PORT): all three share 127.0.0.1, and it must differ from every HTTP_PORT.</summary>
+    public static readonly int[] HandoverPorts = [9191, 9192, 9193];
     public static string ApiBase => $"http://{ApiHost}:{ApiPort}";
 
     static readonly string? SetsidPath = File.Exists("/usr/bin/setsid") ? "/usr/bin/setsid" : File.Exists("/bin/setsid") ? "/bin/setsid" : null;
@@ -112,6 +114,7 @@ public sealed class Cluster : IAsyncDisposable
         var env = Set.EnvFor(n);
         env["LOCAL_REDIS"] = n.Address;
         env["HTTP_PORT"] = SidecarPorts[i].ToString(CultureInfo.InvariantCulture);
+        env["HANDOVER_PORT"] = HandoverPorts[i].ToString(CultureInfo.InvariantCulture);
         foreach (var (k, v) in SidecarSet.DefaultSidecarEnv) env[k] = v;
         env["KUBECONFIG"] = Kubeconfig;
         env["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin";

@@ -43,26 +43,25 @@ public sealed class InitRunner(
         }
 
         var mode = args.Mode == InitMode.Redis ? NodeMode.Redis : NodeMode.Sentinel;
-        RawOptions raw;
-        try { raw = SettingsLoader.BindRaw(SettingsLoader.Build(args.SettingArgs, args.ConfigFile, environment)); }
-        catch (Exception e) when (e is IOException or InvalidDataException or FormatException or UnauthorizedAccessException)
-        {
-            return Fail(ExitCodes.BadConfiguration, $"--config '{Core.Addressing.NodeAddress.Printable(args.ConfigFile)}' cannot be used ({Describe(e)}; expected a readable JSON object of settings)");
-        }
-
-        var (settings, errors) = SettingsValidator.Validate(raw, mode, PhysicalSettingsFiles.Instance);
+        if (SettingsLoader.TryBuild(args.SettingArgs, args.ConfigFile, environment, out var configError) is not { } configuration)
+            return Fail(ExitCodes.BadConfiguration, configError!);
+        var files = PhysicalSettingsFiles.Instance;
+        var (settings, errors) = SettingsValidator.Validate(SettingsLoader.BindRaw(configuration), mode, files);
         var problems = errors.ToList();
         string? template = null;
         if (args.Template is not null)
         {
-            try { template = File.ReadAllText(args.Template); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                problems.Add($"--template '{Core.Addressing.NodeAddress.Printable(args.Template)}' cannot be read ({Describe(e)}; expected the base config file, e.g. from a ConfigMap)");
-            }
+            const string expected = "the base config file, e.g. from a ConfigMap";
+            template = PathProblem.TryRead(files, args.Template, out var templateProblem);
+            if (template is null) problems.Add($"--template '{Printable(args.Template)}' {templateProblem} (expected {expected})");
+            else if (settings is { Tls: null } && ListenerDirectives.TlsListenerInTemplate(template) is { } tlsLine)
+                problems.Add($"--template '{Printable(args.Template)}' has '{Printable(tlsLine)}' but TLS_ENABLED is not true: redis-init owns port and tls-port " +
+                    "and would write a plain-text port (expected TLS_ENABLED=true with TLS_CA_FILE, TLS_CERT_FILE and TLS_KEY_FILE, or no tls-port line in the template)");
         }
         if (AtomicFile.ProbeWritable(args.Output) is { } outputProblem)
-            problems.Add($"--output '{Core.Addressing.NodeAddress.Printable(args.Output)}': {outputProblem} (expected a writable directory, e.g. an emptyDir)");
+            problems.Add($"--output '{Printable(args.Output)}' {outputProblem} (expected the path of the config file to write, in a writable directory such as an emptyDir)");
+        if (mode == NodeMode.Redis && settings is not null && DataDir.Problem(settings.DataDir) is { } dataProblem)
+            problems.Add($"DATA_DIR='{Printable(settings.DataDir)}' {dataProblem} (expected the mount path of the Redis data volume, e.g. /data)");
         if (problems.Count > 0 || settings is null) return Fail(ExitCodes.BadConfiguration, SettingsValidator.OneLine(problems));
 
         var client = clientFactory?.Invoke(settings) ?? new DiscoveryClient(settings, $"redis-init-{settings.PodName}");
@@ -79,7 +78,7 @@ public sealed class InitRunner(
                 + (waited is { } w ? $" guard=waited-{w.TotalSeconds:0.0}s" : "");
             content = RedisConfRenderer.Render(new RedisConfInput
             {
-                Template = template ?? RedisConfRenderer.BuiltInTemplate(settings.RedisPort, settings.DataDir),
+                Template = template ?? RedisConfRenderer.BuiltInTemplate(settings.DataDir),
                 Announce = settings.Self!.Value,
                 ReplicaOf = isMaster ? null : result.Decision.Master,
                 Port = settings.RedisPort,
@@ -98,7 +97,7 @@ public sealed class InitRunner(
             line = $"role=sentinel master={result.Decision.Master} source={result.Decision.SourceName} {result.Decision.Detail}";
             content = SentinelConfRenderer.Render(new SentinelConfInput
             {
-                Template = template ?? SentinelConfRenderer.BuiltInTemplate(settings.SentinelPort, outputDir),
+                Template = template ?? SentinelConfRenderer.BuiltInTemplate(outputDir),
                 MasterSetName = settings.MasterSetName,
                 Master = result.Decision.Master,
                 Quorum = settings.SentinelQuorum,
@@ -119,7 +118,7 @@ public sealed class InitRunner(
         try { AtomicFile.Write(args.Output, content); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return Fail(ExitCodes.RuntimeFailure, $"cannot write '{Core.Addressing.NodeAddress.Printable(args.Output)}' ({Describe(e)}); the previous file, if any, is unchanged");
+            return Fail(ExitCodes.RuntimeFailure, $"cannot write '{Printable(args.Output)}': it {PathProblem.OfAccess(e, writing: true)}; the previous file, if any, is unchanged");
         }
         stdout.WriteLine(line);
         return ExitCodes.Ok;
@@ -171,6 +170,5 @@ public sealed class InitRunner(
         return code;
     }
 
-    static string Describe(Exception e) =>
-        e is InvalidDataException or FormatException ? "not valid JSON" : SettingsValidator.FileProblem(e);
+    static string Printable(string? s) => Core.Addressing.NodeAddress.Printable(s);
 }

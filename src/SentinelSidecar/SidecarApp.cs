@@ -58,21 +58,10 @@ public static class SidecarApp
         var unknown = rest.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal) || a.Length < 3 || !char.IsAsciiLetterUpper(a[2]));
         if (unknown is not null) return Fail($"unknown argument '{Core.Addressing.NodeAddress.Printable(unknown)}' (expected --config FILE or --SETTING_NAME=value)");
 
-        SidecarSettings? settings;
-        try
-        {
-            var config = SettingsLoader.Build(rest, configFile);
-            var raw = SettingsLoader.BindRaw(config);
-            var side = new SidecarRawOptions();
-            Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(config, side);
-            var (s, errors) = SidecarSettingsValidator.Validate(raw, side, command == "verify" ? NodeMode.Verify : NodeMode.Redis, PhysicalSettingsFiles.Instance);
-            if (s is null) return Fail(SettingsValidator.OneLine(errors));
-            settings = s;
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or FormatException)
-        {
-            return Fail($"--config '{Core.Addressing.NodeAddress.Printable(configFile)}' cannot be used ({e.GetType().Name}; expected a readable JSON object of settings)");
-        }
+        if (SettingsLoader.TryBuild(rest, configFile, null, out var configError) is not { } config) return Fail(configError!);
+        var (settings, errors) = SidecarSettingsValidator.Validate(SettingsLoader.BindRaw(config), SettingsLoader.BindSidecar(config),
+            command == "verify" ? NodeMode.Verify : NodeMode.Redis, PhysicalSettingsFiles.Instance);
+        if (settings is null) return Fail(SettingsValidator.OneLine(errors));
 
         using var cts = new CancellationTokenSource();
         if (command == "verify")

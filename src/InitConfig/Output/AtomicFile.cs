@@ -1,5 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using RedisSidecars.Core.Addressing;
+using RedisSidecars.Core.Settings;
 
 namespace RedisSidecars.InitConfig.Output;
 
@@ -37,12 +39,14 @@ public static partial class AtomicFile
     }
 
     /// <summary>Fails early (before any network work) when <paramref name="path"/>'s directory cannot take a new file.</summary>
+    /// <returns>Null, or the problem in the words of <see cref="PathProblem"/>, to follow the path in an error line.</returns>
     public static string? ProbeWritable(string path)
     {
+        var files = PhysicalSettingsFiles.Instance;
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
-        if (!Directory.Exists(dir)) return $"directory '{dir}' does not exist";
-        if (Directory.Exists(full)) return $"'{full}' is a directory";
+        if (files.KindOf(full) == PathKind.Directory) return PathProblem.IsDirectory;
+        if (PathProblem.OfDirectory(files, dir) is { } problem) return $"cannot be written: its directory '{NodeAddress.Printable(dir)}' {problem}";
         var probe = Path.Combine(dir, $".redis-init-probe.{Environment.ProcessId}.{Guid.NewGuid():N}");
         try
         {
@@ -52,7 +56,7 @@ public static partial class AtomicFile
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return $"directory '{dir}' is not writable ({(e is UnauthorizedAccessException ? "permission denied" : e.GetType().Name)})";
+            return $"cannot be written: its directory '{NodeAddress.Printable(dir)}' {PathProblem.OfAccess(e, writing: true)}";
         }
     }
 

@@ -27,6 +27,7 @@ public static class RedisConfRenderer
 {
     static readonly HashSet<string> Owned = new(StringComparer.Ordinal)
     {
+        "port", "tls-port", // one port, stated once: the generated listener line is the truth (see ListenerDirectives)
         "replicaof", "slaveof", "replica-announce-ip", "replica-announce-port", "slave-announce-ip", "slave-announce-port",
     };
 
@@ -42,6 +43,7 @@ public static class RedisConfRenderer
         sb.Append("# ").Append(input.Decision).Append('\n');
         if (dropped > 0) sb.Append("# ").Append(dropped.ToString(CultureInfo.InvariantCulture)).Append(" template line(s) replaced by the directives below\n");
 
+        ListenerDirectives.Append(sb, input.Port, input.Tls);
         sb.Append("replica-announce-ip ").Append(input.Announce.Host).Append('\n');
         sb.Append("replica-announce-port ").Append(input.Port.ToString(CultureInfo.InvariantCulture)).Append('\n');
 
@@ -68,8 +70,6 @@ public static class RedisConfRenderer
             sb.Append("min-replicas-max-lag ").Append((input.MinReplicasMaxLag ?? 10).ToString(CultureInfo.InvariantCulture)).Append('\n');
         }
 
-        if (input.Tls is { } tls) TlsDirectives.Append(sb, tls, input.Port);
-
         if (input.ReplicaOf is { } master) sb.Append("replicaof ").Append(master.ToConfigTokens()).Append('\n');
         return sb.ToString();
     }
@@ -79,20 +79,20 @@ public static class RedisConfRenderer
         var name = directive[0];
         if (Owned.Contains(name)) return true;
         if (input.Password is not null && OwnedWithPassword.Contains(name)) return true;
-        if (input.Tls is not null && TlsDirectives.Names.Contains(name)) return true;
+        if (input.Tls is not null && ListenerDirectives.TlsNames.Contains(name)) return true;
         if (input.MinReplicasToWrite is not null && name is "min-replicas-to-write" or "min-slaves-to-write" or "min-replicas-max-lag" or "min-slaves-max-lag") return true;
         if (name == "user" && directive.Count > 1 && input.Username is { } u && u != "default"
             && (directive[1] == "default" || directive[1] == u.ToLowerInvariant())) return true;
         return false;
     }
 
-    /// <summary>The base used when no template is given: reachable from peers, persistent, AOF every second.</summary>
-    public static string BuiltInTemplate(int port, string dataDir) =>
+    /// <summary>The base used when no template is given: reachable from peers, persistent, AOF every second.
+    /// (No <c>port</c>: the generated directives state it.)</summary>
+    public static string BuiltInTemplate(string dataDir) =>
         $"""
         # built-in base (no --template given)
         bind * -::*
         protected-mode no
-        port {port.ToString(CultureInfo.InvariantCulture)}
         dir {ConfigQuoting.Quote(dataDir)}
         appendonly yes
         appendfsync everysec

@@ -46,7 +46,7 @@ public static class SentinelConfRenderer
         sb.Append("# ").Append(input.Decision).Append('\n');
         if (dropped > 0) sb.Append("# ").Append(dropped.ToString(CultureInfo.InvariantCulture)).Append(" template line(s) replaced by the directives below\n");
 
-        if (input.Tls is { } tls) TlsDirectives.Append(sb, tls, input.Announce.Port);
+        ListenerDirectives.Append(sb, input.Announce.Port, input.Tls);
         if (input.SentinelPassword is { } spw)
         {
             sb.Append("requirepass ").Append(ConfigQuoting.Quote(spw.Reveal())).Append('\n');
@@ -88,18 +88,18 @@ public static class SentinelConfRenderer
     {
         if (d[0] == "sentinel" && d.Count > 1 && OwnedSentinelSubcommands.Contains(d[1])) return LineFate.Drop;
         if (d[0] == "requirepass" && input.SentinelPassword is not null) return LineFate.Drop;
-        if (input.Tls is not null && TlsDirectives.Names.Contains(d[0])) return LineFate.Drop;
+        if (d[0] is "port" or "tls-port") return LineFate.Drop; // the generated listener line is the truth
+        if (input.Tls is not null && ListenerDirectives.TlsNames.Contains(d[0])) return LineFate.Drop;
         if (d[0] == "sentinel" && d.Count > 2 && d[2] == input.MasterSetName.ToLowerInvariant()) return LineFate.Defer;
         return LineFate.Keep;
     }
 
-    /// <summary>The base used when no template is given.</summary>
-    public static string BuiltInTemplate(int port, string dir) =>
+    /// <summary>The base used when no template is given. (No <c>port</c>: the generated directives state it.)</summary>
+    public static string BuiltInTemplate(string dir) =>
         $"""
         # built-in base (no --template given)
         bind * -::*
         protected-mode no
-        port {port.ToString(CultureInfo.InvariantCulture)}
         dir {ConfigQuoting.Quote(dir)}
 
         """;

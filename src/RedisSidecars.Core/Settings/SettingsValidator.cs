@@ -4,14 +4,6 @@ using RedisSidecars.Core.Addressing;
 
 namespace RedisSidecars.Core.Settings;
 
-/// <summary>The file operations validation needs (for <c>*_FILE</c> secrets and TLS files).</summary>
-public interface ISettingsFiles
-{
-    /// <summary>Reads a whole file; throws on failure.</summary>
-    string ReadAllText(string path);
-    bool Exists(string path);
-}
-
 /// <summary>
 /// Turns <see cref="RawOptions"/> into <see cref="CommonSettings"/>. Collects every error without
 /// short-circuiting; each names the variable, the bad value (never a secret) and what was expected.
@@ -40,17 +32,18 @@ public static partial class SettingsValidator
     {
         var errors = new List<string>();
 
-        var ns = Trimmed(raw.PodNamespace) ?? "default";
+        var ns = Present(errors, "POD_NAMESPACE", raw.PodNamespace, "a DNS label, e.g. default; set it from the downward API metadata.namespace") ?? "default";
         if (!DnsLabel().IsMatch(ns)) errors.Add($"POD_NAMESPACE='{Show(ns)}' is not a valid namespace (expected a DNS label, e.g. default)");
-        var domain = Trimmed(raw.ClusterDomain) ?? "cluster.local";
+        var domain = Present(errors, "CLUSTER_DOMAIN", raw.ClusterDomain, "a DNS domain, e.g. cluster.local") ?? "cluster.local";
         if (!HostName.IsValid(domain)) errors.Add($"CLUSTER_DOMAIN='{Show(domain)}' is not a valid DNS domain (expected e.g. cluster.local)");
 
-        string? podName = Trimmed(raw.PodName);
+        const string podNameExpected = "<statefulset>-<ordinal>, e.g. redis-0; set it from the downward API metadata.name";
+        var podName = Present(errors, "POD_NAME", raw.PodName, podNameExpected, offerDefault: false);
         string? podBase = null;
         var ordinal = 0;
         if (podName is null)
         {
-            if (mode != NodeMode.Verify) errors.Add("POD_NAME is required (expected <statefulset>-<ordinal>, e.g. redis-0; set it from the downward API metadata.name)");
+            if (raw.PodName is null && mode != NodeMode.Verify) errors.Add($"POD_NAME is required (expected {podNameExpected})");
         }
         else
         {
@@ -67,14 +60,10 @@ public static partial class SettingsValidator
         var redisPort = Int(errors, "REDIS_PORT", raw.RedisPort, DefaultRedisPort, 1, 65535);
         var sentinelPort = Int(errors, "SENTINEL_PORT", raw.SentinelPort, DefaultSentinelPort, 1, 65535);
 
-        var redisSts = Trimmed(raw.RedisStatefulSet) ?? (mode == NodeMode.Redis ? podBase : null) ?? "redis";
-        var sentinelSts = Trimmed(raw.SentinelStatefulSet) ?? (mode == NodeMode.Sentinel ? podBase : null) ?? "sentinel";
-        CheckLabel(errors, "REDIS_STATEFULSET", redisSts);
-        CheckLabel(errors, "SENTINEL_STATEFULSET", sentinelSts);
-        var redisHeadless = Trimmed(raw.RedisHeadlessService) ?? $"{redisSts}-headless";
-        var sentinelHeadless = Trimmed(raw.SentinelHeadlessService) ?? $"{sentinelSts}-headless";
-        CheckLabel(errors, "REDIS_HEADLESS_SERVICE", redisHeadless);
-        CheckLabel(errors, "SENTINEL_HEADLESS_SERVICE", sentinelHeadless);
+        var redisSts = Label(errors, "REDIS_STATEFULSET", raw.RedisStatefulSet) ?? (mode == NodeMode.Redis ? podBase : null) ?? "redis";
+        var sentinelSts = Label(errors, "SENTINEL_STATEFULSET", raw.SentinelStatefulSet) ?? (mode == NodeMode.Sentinel ? podBase : null) ?? "sentinel";
+        var redisHeadless = Label(errors, "REDIS_HEADLESS_SERVICE", raw.RedisHeadlessService) ?? $"{redisSts}-headless";
+        var sentinelHeadless = Label(errors, "SENTINEL_HEADLESS_SERVICE", raw.SentinelHeadlessService) ?? $"{sentinelSts}-headless";
         var redisReplicas = Int(errors, "REDIS_REPLICAS", raw.RedisReplicas, 3, 1, 100);
         var sentinelReplicas = Int(errors, "SENTINEL_REPLICAS", raw.SentinelReplicas, 3, 1, 100);
 
@@ -86,6 +75,7 @@ public static partial class SettingsValidator
         var ownPort = mode == NodeMode.Sentinel ? sentinelPort : redisPort;
         NodeAddress? self = null;
         var aliases = new List<NodeAddress>();
+        var announceHost = Present(errors, "ANNOUNCE_HOST", raw.AnnounceHost, "a host name or IP address");
         if (mode != NodeMode.Verify && podName is not null && podBase is not null)
         {
             var ownList = mode == NodeMode.Sentinel ? sentinelNodes : redisNodes;
@@ -93,18 +83,18 @@ public static partial class SettingsValidator
             if (ownList is not null && ordinal >= ownList.Count)
                 errors.Add($"POD_NAME='{Show(podName)}' has ordinal {ordinal}, outside {ownVar} ({ownList.Count} entries; expected ordinal 0-{ownList.Count - 1})");
 
-            var announce = Trimmed(raw.AnnounceHost)
+            var announce = announceHost
                 ?? $"{podName}.{(mode == NodeMode.Sentinel ? sentinelHeadless : redisHeadless)}.{ns}.svc.{domain}";
             if (NodeAddress.TryParse(announce, ownPort, out var a, out var err)) self = a;
             else errors.Add($"ANNOUNCE_HOST='{Show(announce)}' is invalid: {err} (expected a host name or IP address)");
         }
-        if (Trimmed(raw.PodIp) is { } podIp)
+        if (Present(errors, "POD_IP", raw.PodIp, "an IP address; set it from the downward API status.podIP") is { } podIp)
         {
             if (System.Net.IPAddress.TryParse(podIp, out _) && HostName.IsValid(podIp)) aliases.Add(new NodeAddress(podIp, ownPort));
             else errors.Add($"POD_IP='{Show(podIp)}' is invalid (expected an IP address; set it from the downward API status.podIP)");
         }
 
-        var setName = Trimmed(raw.MasterSetName) ?? "mymaster";
+        var setName = Present(errors, "MASTER_SET_NAME", raw.MasterSetName, "1-64 characters of A-Z a-z 0-9 . _ -") ?? "mymaster";
         if (!MasterSetNamePattern().IsMatch(setName))
             errors.Add($"MASTER_SET_NAME='{Show(setName)}' is invalid (expected 1-64 characters of A-Z a-z 0-9 . _ -)");
 
@@ -124,31 +114,41 @@ public static partial class SettingsValidator
             SentinelRewritable(errors, "REDIS_PASSWORD", redisPassword);
             SentinelRewritable(errors, "SENTINEL_PASSWORD", sentinelPassword);
         }
-        var username = Trimmed(raw.RedisUsername);
+        var username = Present(errors, "REDIS_USERNAME", raw.RedisUsername, "1-128 characters of A-Z a-z 0-9 . _ - @");
         if (username is not null)
         {
             if (!UserNamePattern().IsMatch(username))
                 errors.Add($"REDIS_USERNAME='{Show(username)}' is invalid (expected 1-128 characters of A-Z a-z 0-9 . _ - @)");
-            if (redisPassword is null) errors.Add("REDIS_USERNAME is set but REDIS_PASSWORD / REDIS_PASSWORD_FILE is not (expected a password for the ACL user)");
+            if (raw.RedisPassword is null && raw.RedisPasswordFile is null)
+                errors.Add("REDIS_USERNAME is set but REDIS_PASSWORD / REDIS_PASSWORD_FILE is not (expected a password for the ACL user)");
         }
 
-        var dataDir = Trimmed(raw.DataDir) ?? "/data";
+        var dataDir = Present(errors, "DATA_DIR", raw.DataDir, "an absolute path, e.g. /data") ?? "/data";
         if (!Path.IsPathFullyQualified(dataDir)) errors.Add($"DATA_DIR='{Show(dataDir)}' is not an absolute path (expected e.g. /data)");
 
         var masterWait = Int(errors, "MASTER_WAIT_TIMEOUT_MS", raw.MasterWaitTimeoutMs, DefaultMasterWaitTimeoutMs, 1000, 3_600_000);
         var discovery = Int(errors, "DISCOVERY_TIMEOUT_MS", raw.DiscoveryTimeoutMs, DefaultDiscoveryTimeoutMs, 100, 120_000);
 
-        int? minReplicas = Trimmed(raw.MinReplicasToWrite) is null ? null : Int(errors, "MIN_REPLICAS_TO_WRITE", raw.MinReplicasToWrite, 0, 0, 100);
-        int? minLag = Trimmed(raw.MinReplicasMaxLag) is null ? null : Int(errors, "MIN_REPLICAS_MAX_LAG", raw.MinReplicasMaxLag, 10, 1, 3600);
+        int? minReplicas = raw.MinReplicasToWrite is null ? null : Int(errors, "MIN_REPLICAS_TO_WRITE", raw.MinReplicasToWrite, 0, 0, 100);
+        var before = errors.Count;
+        int? minLag = raw.MinReplicasMaxLag is null ? null : Int(errors, "MIN_REPLICAS_MAX_LAG", raw.MinReplicasMaxLag, 10, 1, 3600);
+        if (minLag is not null && errors.Count == before && raw.MinReplicasToWrite is null)
+            errors.Add("MIN_REPLICAS_MAX_LAG is set but MIN_REPLICAS_TO_WRITE is not (expected both: the lag bound has no effect without min-replicas-to-write)");
 
         TlsSettings? tls = null;
         var tlsOn = Bool(errors, "TLS_ENABLED", raw.TlsEnabled, false);
+        var tlsFiles = new (string Name, string? Raw)[] { ("TLS_CA_FILE", raw.TlsCaFile), ("TLS_CERT_FILE", raw.TlsCertFile), ("TLS_KEY_FILE", raw.TlsKeyFile) };
+        var tlsPaths = tlsFiles.Select(f => Present(errors, f.Name, f.Raw, "the path of a readable PEM file")).ToArray();
         if (tlsOn)
         {
-            var ca = RequiredFile(errors, files, "TLS_CA_FILE", raw.TlsCaFile);
-            var cert = RequiredFile(errors, files, "TLS_CERT_FILE", raw.TlsCertFile);
-            var key = RequiredFile(errors, files, "TLS_KEY_FILE", raw.TlsKeyFile);
-            if (ca is not null && cert is not null && key is not null) tls = new TlsSettings(ca, cert, key);
+            var checkedPaths = tlsFiles.Select((f, i) => RequiredFile(errors, files, f.Name, f.Raw, tlsPaths[i])).ToArray();
+            if (checkedPaths.All(p => p is not null)) tls = new TlsSettings(checkedPaths[0]!, checkedPaths[1]!, checkedPaths[2]!);
+        }
+        else if (raw.TlsEnabled is null)
+        {
+            // Files given without TLS_ENABLED: asked for TLS, but would get plain text.
+            foreach (var f in tlsFiles.Where((_, i) => tlsPaths[i] is not null))
+                errors.Add($"{f.Name} is set but TLS_ENABLED is not (expected TLS_ENABLED=true to use TLS, or TLS_ENABLED=false to run without it)");
         }
 
         if (errors.Count > 0) return (null, errors);
@@ -186,23 +186,49 @@ public static partial class SettingsValidator
     /// <summary>Joins errors into the single line the programs print.</summary>
     public static string OneLine(IEnumerable<string> errors) => string.Join("; ", errors);
 
-    internal static string? Trimmed(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();
+    /// <summary>
+    /// A setting as the validators use it: null when the variable is unset (its default applies), else the trimmed value.
+    /// Set but empty or blank, and a Kubernetes service-link value (<see cref="ServiceLink"/>), are errors naming the
+    /// variable, never a silent default. (Microsoft.Extensions.Configuration keeps the difference: an environment
+    /// variable, JSON key or <c>--NAME=</c> set to "" binds as "", an unset one as null.)
+    /// </summary>
+    /// <param name="expected">What a valid value looks like, for the error line.</param>
+    /// <param name="unset">How to get the default instead, for the error line (default: remove the variable).</param>
+    /// <param name="offerDefault">False when there is no default to offer (a required setting, or <paramref name="expected"/> says it all).</param>
+    internal static string? Present(List<string> errors, string name, string? raw, string expected, string? unset = null, bool offerDefault = true)
+    {
+        if (raw is null) return null;
+        var t = raw.Trim();
+        if (t.Length == 0)
+        {
+            var how = offerDefault ? "; " + (unset ?? $"or remove {name} to use the default") : "";
+            errors.Add($"{name} is set but {(raw.Length == 0 ? "empty" : "blank")} (expected {expected}{how})");
+            return null;
+        }
+        if (ServiceLink.IsServiceLinkValue(t))
+        {
+            errors.Add(ServiceLink.Error(name, t, expected));
+            return null;
+        }
+        return t;
+    }
 
     /// <summary>An untrusted (non-secret) value shortened and stripped of control characters for an error line.</summary>
     internal static string Show(string? s) => NodeAddress.Printable(s);
 
     public static int Int(List<string> errors, string name, string? raw, int fallback, int min, int max)
     {
-        var t = Trimmed(raw);
+        var expected = $"a whole number from {min} to {max}";
+        var t = Present(errors, name, raw, expected, $"or remove {name} for the default {fallback.ToString(CultureInfo.InvariantCulture)}");
         if (t is null) return fallback;
         if (int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max) return v;
-        errors.Add($"{name}='{Show(t)}' is invalid (expected a whole number from {min} to {max})");
+        errors.Add($"{name}='{Show(t)}' is invalid (expected {expected})");
         return fallback;
     }
 
     public static bool Bool(List<string> errors, string name, string? raw, bool fallback)
     {
-        var t = Trimmed(raw)?.ToLowerInvariant();
+        var t = Present(errors, name, raw, "true or false", $"or remove {name} for the default {(fallback ? "true" : "false")}")?.ToLowerInvariant();
         switch (t)
         {
             case null: return fallback;
@@ -214,51 +240,81 @@ public static partial class SettingsValidator
         }
     }
 
-    static void CheckLabel(List<string> errors, string name, string value)
+    /// <summary>A lower-case DNS label setting (StatefulSet and Service names); null when unset or already reported.</summary>
+    static string? Label(List<string> errors, string name, string? raw)
     {
-        if (!DnsLabel().IsMatch(value)) errors.Add($"{name}='{Show(value)}' is invalid (expected a lower-case DNS label, e.g. redis)");
+        const string expected = "a lower-case DNS label, e.g. redis";
+        var value = Present(errors, name, raw, expected);
+        if (value is null || DnsLabel().IsMatch(value)) return value;
+        errors.Add($"{name}='{Show(value)}' is invalid (expected {expected})");
+        return null;
     }
 
     static IReadOnlyList<NodeAddress>? Nodes(List<string> errors, string name, string? raw, int defaultPort, Func<IReadOnlyList<NodeAddress>> derive)
     {
-        if (Trimmed(raw) is null)
+        const string expected = "host:port,host:port,… in ordinal order";
+        var text = Present(errors, name, raw, expected, $"or remove {name} to derive it");
+        if (text is null)
         {
+            if (raw is not null) return null; // reported
             try { return derive(); }
             catch (ArgumentException) { return null; } // the parts it is derived from already reported their errors
         }
-        if (NodeAddress.TryParseList(raw, defaultPort, out var list, out var err)) return list;
-        errors.Add($"{name}='{Show(raw)}' is malformed: {err} (expected host:port,host:port,… in ordinal order)");
+        if (NodeAddress.TryParseList(text, defaultPort, out var list, out var err)) return list;
+        errors.Add($"{name}='{Show(text)}' is malformed: {err} (expected {expected})");
         return null;
     }
 
     static IReadOnlyList<NodeAddress> Derive(string sts, string headless, string ns, string domain, int count, int port) =>
         Enumerable.Range(0, count).Select(i => new NodeAddress($"{sts}-{i}.{headless}.{ns}.svc.{domain}", port)).ToArray();
 
+    /// <summary>
+    /// A password from <paramref name="name"/> or <c>&lt;name&gt;_FILE</c>. Asked for but empty (the variable set to "",
+    /// the file empty after its one trailing newline, or only whitespace) is an error: it would turn authentication off.
+    /// </summary>
     static Secret? SecretValue(List<string> errors, ISettingsFiles files, string name, string? direct, string? file)
     {
-        string? value;
         var fileName = $"{name}_FILE";
-        if (!string.IsNullOrEmpty(direct) && Trimmed(file) is not null)
+        const string fileExpected = "the path of a file holding the password, e.g. a mounted Secret key";
+        const string weaker = "an empty password would turn authentication off";
+        if (direct is not null && file is not null)
         {
             errors.Add($"{name} and {fileName} are both set (expected only one; prefer {fileName} with a mounted Secret)");
             return null;
         }
-        if (Trimmed(file) is { } path)
+
+        string value, source;
+        if (file is not null)
         {
-            try { value = files.ReadAllText(path); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            if (Present(errors, fileName, file, fileExpected, $"or remove {fileName} to run without a password") is not { } path) return null;
+            if (PathProblem.TryRead(files, path, out var problem) is not { } text)
             {
-                errors.Add($"{fileName}='{Show(path)}' cannot be read ({FileProblem(e)}; expected a readable file holding the password)");
+                errors.Add($"{fileName}='{Show(path)}' {problem} (expected {fileExpected})");
                 return null;
             }
             // A file written by `echo` or `kubectl create secret --from-file` usually ends in one newline.
-            if (value.EndsWith("\r\n", StringComparison.Ordinal)) value = value[..^2];
-            else if (value.EndsWith('\n')) value = value[..^1];
+            if (text.EndsWith("\r\n", StringComparison.Ordinal)) text = text[..^2];
+            else if (text.EndsWith('\n')) text = text[..^1];
+            source = $"{fileName}='{Show(path)}'";
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                errors.Add($"{source} holds no password ({(text.Length == 0 ? "the file is empty" : "only whitespace")}; expected the password, on one line: {weaker})");
+                return null;
+            }
+            value = text;
         }
-        else value = direct;
+        else if (direct is not null)
+        {
+            if (string.IsNullOrWhiteSpace(direct))
+            {
+                errors.Add($"{name} is set but {(direct.Length == 0 ? "empty" : "blank")} (expected the password: {weaker}; remove {name} to run without a password)");
+                return null;
+            }
+            value = direct;
+            source = name;
+        }
+        else return null;
 
-        if (string.IsNullOrEmpty(value)) return null;
-        var source = Trimmed(file) is not null ? $"the file in {fileName}" : name;
         if (value.Contains('\n') || value.Contains('\r'))
         {
             errors.Add($"{source} contains a line break inside the password (expected a single line; passwords may not contain newlines)");
@@ -284,19 +340,17 @@ public static partial class SettingsValidator
             errors.Add($"{name} contains a space, tab, quote or control character, which Redis Sentinel cannot keep: it rewrites its config unquoted and then fails to parse it on restart (expected a password without spaces, tabs or quotes for deployments with Sentinel)");
     }
 
-    /// <summary>A short, secret-free description of a file that could not be read.</summary>
-    public static string FileProblem(Exception e) => e switch
+    /// <summary>A file the programs read (TLS PEM files): present, a file, and readable by this process.</summary>
+    static string? RequiredFile(List<string> errors, ISettingsFiles files, string name, string? raw, string? path)
     {
-        FileNotFoundException or DirectoryNotFoundException => "no such file",
-        UnauthorizedAccessException => "permission denied",
-        _ => e.GetType().Name,
-    };
-
-    static string? RequiredFile(List<string> errors, ISettingsFiles files, string name, string? raw)
-    {
-        var path = Trimmed(raw);
-        if (path is null) { errors.Add($"{name} is required when TLS_ENABLED=true (expected the path of a PEM file)"); return null; }
-        if (!files.Exists(path)) { errors.Add($"{name}='{Show(path)}' does not exist (expected the path of a readable PEM file)"); return null; }
+        const string expected = "the path of a readable PEM file";
+        if (raw is null) { errors.Add($"{name} is required when TLS_ENABLED=true (expected {expected})"); return null; }
+        if (path is null) return null; // reported
+        if (PathProblem.TryRead(files, path, out var problem) is null)
+        {
+            errors.Add($"{name}='{Show(path)}' {problem} (expected {expected})");
+            return null;
+        }
         return path;
     }
 

@@ -221,6 +221,82 @@ public sealed class InitWithRealServersTests(ITestOutputHelper output)
         Assert.EndsWith($"replicaof {set.Redis[0].Ip} 6379\n", await File.ReadAllTextAsync(set.Redis[2].ConfPath));
     }
 
+    [Fact]
+    public async Task TemplateSaysOtherPorts_ServersListenOnAndAnnounceOnlyTheConfiguredPorts()
+    {
+        // Seen on a cluster: REDIS_PORT=6390 with a template saying `port 6379` → Redis listened on 6379, announced 6390.
+        await using var set = new RedisSet(redisCount: 2, sentinelCount: 2);
+        const int redisPort = 6390, sentinelPort = 26390;
+        var overrides = new Dictionary<string, string>
+        {
+            ["REDIS_PORT"] = redisPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["SENTINEL_PORT"] = sentinelPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["REDIS_NODES"] = string.Join(",", set.Redis.Select(n => $"{n.Ip}:{redisPort}")),
+            ["SENTINEL_NODES"] = string.Join(",", set.Sentinels.Select(n => $"{n.Ip}:{sentinelPort}")),
+        };
+        foreach (var n in set.Redis.Concat(set.Sentinels))
+        {
+            var port = n.Kind == NodeKind.Redis ? redisPort : sentinelPort;
+            Assert.Contains($"\nport {n.Port}\n", await File.ReadAllTextAsync(n.TemplatePath)); // the template says 6379 / 26379
+            var init = await set.InitAsync(n, overrides);
+            Assert.True(init.Code == 0, init.Stderr);
+            set.StartServer(n);
+            await set.WaitUntilAsync(async () => (await ExecAtAsync(set, n, port, "PING"))?.ToString() == "PONG", TimeSpan.FromSeconds(10),
+                $"{n.Name} answers PING on {n.Ip}:{port}");
+            Assert.False(await AcceptsAsync(n.Ip, n.Port), $"{n.Name} also listens on the template's port {n.Port}");
+        }
+
+        // Redis announces what it listens on: the master lists its replica at the configured port.
+        var replica = set.Redis[1];
+        await set.WaitUntilAsync(async () => ((await ExecAtAsync(set, set.Redis[0], redisPort, "INFO", "replication"))?.ToString() ?? "")
+            .Contains($"slave0:ip={replica.Ip},port={redisPort},state=online", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "the replica is online at port 6390");
+        // Sentinel reaches the replica and the other Sentinel at the announced ports.
+        await set.WaitUntilAsync(async () =>
+        {
+            var replicas = await ExecAtAsync(set, set.Sentinels[0], sentinelPort, "SENTINEL", "replicas", RedisSet.MasterSet);
+            var sentinels = await ExecAtAsync(set, set.Sentinels[0], sentinelPort, "SENTINEL", "sentinels", RedisSet.MasterSet);
+            if (replicas is not { Length: 1 } || sentinels is not { Length: 1 }) return false;
+            var r = replicas[0].ToDictionary();
+            var s = sentinels[0].ToDictionary();
+            return (string?)r["ip"] == replica.Ip && (string?)r["port"] == $"{redisPort}" && !((string?)r["flags"] ?? "").Contains("down")
+                && (string?)s["ip"] == set.Sentinels[1].Ip && (string?)s["port"] == $"{sentinelPort}" && !((string?)s["flags"] ?? "").Contains("down");
+        }, TimeSpan.FromSeconds(20), "sentinel-0 sees the replica at 6390 and sentinel-1 at 26390, both up");
+        Assert.Equal($"{set.Redis[0].Ip}:{redisPort}", await SentinelMasterAtAsync(set, set.Sentinels[1], sentinelPort));
+    }
+
+    /// <summary><see cref="RedisSet.TryExecAsync"/> at a port other than the node's default one.</summary>
+    static async Task<RedisResult?> ExecAtAsync(RedisSet set, Node n, int port, string command, params object[] args)
+    {
+        var o = set.Options(n);
+        o.EndPoints.Clear();
+        o.EndPoints.Add(n.Ip, port);
+        o.AbortOnConnectFail = true;
+        try
+        {
+            await using var mux = await ConnectionMultiplexer.ConnectAsync(o).WaitAsync(TimeSpan.FromSeconds(3));
+            return await mux.GetServer(n.Ip, port).ExecuteAsync(command, args).WaitAsync(TimeSpan.FromSeconds(3));
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException) { return null; }
+    }
+
+    static async Task<string?> SentinelMasterAtAsync(RedisSet set, Node sentinel, int port)
+    {
+        var r = await ExecAtAsync(set, sentinel, port, "SENTINEL", "get-master-addr-by-name", RedisSet.MasterSet);
+        return r is null || r.IsNull ? null : $"{(string?)r[0]}:{(string?)r[1]}";
+    }
+
+    /// <summary>Whether anything accepts TCP connections at ip:port (the address is this set's own loopback address).</summary>
+    static async Task<bool> AcceptsAsync(string ip, int port)
+    {
+        using var client = new System.Net.Sockets.TcpClient();
+        try
+        {
+            await client.ConnectAsync(System.Net.IPAddress.Parse(ip), port).WaitAsync(TimeSpan.FromSeconds(2));
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException) { return false; }
+    }
+
     static async Task WriteKeysAsync(RedisSet set, Node master, int count)
     {
         for (var i = 0; i < count; i++)

@@ -97,7 +97,11 @@ public class EnvContractTests
                 _ => throw new Xunit.Sdk.XunitException($"{pod}/{c.Name}: {name} comes from {v.Source}, which the test cannot fill in"),
             };
 
-        var configuration = SettingsLoader.Build([], null, env);
+        // What the kubelet adds for every Service with a cluster IP, unless the pod turns service links off.
+        foreach (var (name, value) in ServiceLinkVariables(r, pod))
+            env.TryAdd(name, value);
+
+        var configuration = SettingsLoader.TryBuild([], null, env, out _)!;
         var raw = SettingsLoader.BindRaw(configuration);
         var files = new MountedFiles(r, pod, c);
         var (settings, errors) = SettingsValidator.Validate(raw, mode, files);
@@ -172,10 +176,42 @@ public class EnvContractTests
             }
     }
 
+    /// <summary>
+    /// The service-link variables the kubelet gives every container of <paramref name="pod"/> (names it declares
+    /// itself win): for each Service with a cluster IP in the namespace, <c>&lt;NAME&gt;_SERVICE_HOST</c>,
+    /// <c>&lt;NAME&gt;_SERVICE_PORT[_&lt;PORTNAME&gt;]</c>, <c>&lt;NAME&gt;_PORT=tcp://ip:port</c> and
+    /// <c>&lt;NAME&gt;_PORT_&lt;port&gt;_&lt;PROTO&gt;[_PROTO|_PORT|_ADDR]</c>; none when <c>enableServiceLinks: false</c>.
+    /// A Service named <c>sentinel</c> would otherwise set SENTINEL_PORT=tcp://….
+    /// </summary>
+    static IEnumerable<(string Name, string Value)> ServiceLinkVariables(RenderedOverlay r, PodTemplate pod)
+    {
+        if (pod.Spec.EnableServiceLinks == false) yield break;
+        var i = 0;
+        foreach (var svc in r.All<V1Service>().Where(s => s.Spec.ClusterIP != "None" && s.Spec.Type != "ExternalName"))
+        {
+            var ip = $"10.96.0.{++i}";
+            var name = svc.Metadata.Name.ToUpperInvariant().Replace('-', '_');
+            var first = svc.Spec.Ports[0];
+            yield return ($"{name}_SERVICE_HOST", ip);
+            yield return ($"{name}_SERVICE_PORT", first.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            yield return ($"{name}_PORT", $"{(first.Protocol ?? "TCP").ToLowerInvariant()}://{ip}:{first.Port}");
+            foreach (var p in svc.Spec.Ports)
+            {
+                var proto = p.Protocol ?? "TCP";
+                var prefix = $"{name}_PORT_{p.Port}_{proto}";
+                if (p.Name is { } portName) yield return ($"{name}_SERVICE_PORT_{portName.ToUpperInvariant().Replace('-', '_')}", p.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                yield return (prefix, $"{proto.ToLowerInvariant()}://{ip}:{p.Port}");
+                yield return ($"{prefix}_PROTO", proto.ToLowerInvariant());
+                yield return ($"{prefix}_PORT", p.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                yield return ($"{prefix}_ADDR", ip);
+            }
+        }
+    }
+
     /// <summary>The files a container sees: paths under its Secret/ConfigMap mounts, with the rendered content.</summary>
     sealed class MountedFiles(RenderedOverlay r, PodTemplate pod, V1Container c) : ISettingsFiles
     {
-        public bool Exists(string path) => Content(path) is not null;
+        public PathKind KindOf(string path) => Content(path) is not null ? PathKind.File : PathKind.Missing;
 
         public string ReadAllText(string path) => Content(path) ?? throw new FileNotFoundException($"{path} is not in any volume {c.Name} mounts", path);
 

@@ -60,10 +60,16 @@ public static class SettingsBuilder
     }
 }
 
-/// <summary>An in-memory file system for <c>*_FILE</c> secrets and TLS files; unknown paths throw like the real one.</summary>
+/// <summary>
+/// An in-memory file system for <c>*_FILE</c> secrets, TLS files and KUBECONFIG that fails like Linux does: a missing
+/// path throws <see cref="FileNotFoundException"/>; reading a directory, or a file this process may not read, throws
+/// <see cref="UnauthorizedAccessException"/>. The directories above every file exist.
+/// </summary>
 public sealed class FakeSettingsFiles : ISettingsFiles
 {
     readonly Dictionary<string, string> files = new(StringComparer.Ordinal);
+    readonly HashSet<string> directories = new(StringComparer.Ordinal);
+    readonly HashSet<string> unreadable = new(StringComparer.Ordinal);
 
     public FakeSettingsFiles With(string path, string content)
     {
@@ -71,10 +77,34 @@ public sealed class FakeSettingsFiles : ISettingsFiles
         return this;
     }
 
-    public string ReadAllText(string path) =>
-        files.TryGetValue(path, out var content) ? content : throw new FileNotFoundException("no such file", path);
+    public FakeSettingsFiles WithDirectory(string path)
+    {
+        directories.Add(path);
+        return this;
+    }
 
-    public bool Exists(string path) => files.ContainsKey(path);
+    /// <summary>A file that exists but that this process may not read (mode 0400, another owner).</summary>
+    public FakeSettingsFiles WithUnreadable(string path)
+    {
+        unreadable.Add(path);
+        return this;
+    }
+
+    public string ReadAllText(string path) => KindOf(path) switch
+    {
+        PathKind.Directory => throw new UnauthorizedAccessException($"Access to the path '{path}' is denied."),
+        _ when unreadable.Contains(path) => throw new UnauthorizedAccessException($"Access to the path '{path}' is denied."),
+        _ => files.TryGetValue(path, out var content) ? content : throw new FileNotFoundException("no such file", path),
+    };
+
+    public PathKind KindOf(string path)
+    {
+        if (files.ContainsKey(path) || unreadable.Contains(path)) return PathKind.File;
+        var prefix = path.TrimEnd('/') + "/";
+        return directories.Contains(path) || files.Keys.Concat(unreadable).Concat(directories).Any(p => p.StartsWith(prefix, StringComparison.Ordinal))
+            ? PathKind.Directory
+            : PathKind.Missing;
+    }
 }
 
 /// <summary>

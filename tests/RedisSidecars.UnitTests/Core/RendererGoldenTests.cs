@@ -78,11 +78,23 @@ public class RendererGoldenTests
         }),
         ["redis-builtin-base"] = _ => RedisConfRenderer.Render(new RedisConfInput
         {
-            Template = RedisConfRenderer.BuiltInTemplate(6379, "/data"),
+            Template = RedisConfRenderer.BuiltInTemplate("/data"),
             Announce = Addr("redis-0.redis-headless.default.svc.cluster.local:6379"),
             ReplicaOf = null,
             Port = 6379,
             Decision = "role=master master=redis-0.redis-headless.default.svc.cluster.local:6379 source=default reason=nothing-reachable",
+        }),
+        ["redis-template-port-differs"] = t => RedisConfRenderer.Render(new RedisConfInput
+        {
+            Template = t,
+            Announce = Addr("redis-1.redis-headless.default.svc.cluster.local:6390"),
+            ReplicaOf = Addr("redis-0.redis-headless.default.svc.cluster.local:6390"),
+            Port = 6390,
+            Decision = "role=replica master=redis-0.redis-headless.default.svc.cluster.local:6390 source=sentinels agree=3/3",
+        }),
+        ["sentinel-template-port-differs"] = t => SentinelConfRenderer.Render(Sentinel(t) with
+        {
+            Announce = Addr("sentinel-1.sentinel-headless.default.svc.cluster.local:26390"),
         }),
         ["sentinel-auth"] = t => SentinelConfRenderer.Render(Sentinel(t) with
         {
@@ -98,7 +110,7 @@ public class RendererGoldenTests
             Announce = Addr("[fd00::12]:26379"),
             Decision = "role=sentinel master=[fd00::1]:6379 source=peers masters=1 answered=3/3",
         }),
-        ["sentinel-builtin-base"] = _ => SentinelConfRenderer.Render(Sentinel(SentinelConfRenderer.BuiltInTemplate(26379, "/etc/redis"))),
+        ["sentinel-builtin-base"] = _ => SentinelConfRenderer.Render(Sentinel(SentinelConfRenderer.BuiltInTemplate("/etc/redis"))),
     };
 
     static SentinelConfInput Sentinel(string template) => new()
@@ -164,9 +176,31 @@ public class RendererGoldenTests
         Assert.DoesNotContain("masteruser", directives);
         Assert.DoesNotContain("slaveof", directives);
         Assert.DoesNotContain("old secret", output);
-        foreach (var kept in new[] { "bind", "port", "dir", "appendonly" })
+        Assert.Single(directives, d => d == "port"); // the generated one
+        foreach (var kept in new[] { "bind", "dir", "appendonly" })
             Assert.Contains(kept, directives);
     }
+
+    [Theory]
+    [InlineData("redis-template-port-differs", "port 6390")]
+    [InlineData("sentinel-template-port-differs", "port 26390")]
+    [InlineData("redis-tls-min-replicas", "port 0|tls-port 6380")]
+    [InlineData("sentinel-tls", "port 0|tls-port 26379")]
+    public void Render_TemplateWithItsOwnPort_OnlyTheGeneratedListenerLines(string name, string expected)
+    {
+        var listeners = Render(name).Split('\n').Where(l => ConfigQuoting.Directive(l)?[0] is "port" or "tls-port");
+
+        Assert.Equal(expected.Split('|'), listeners);
+    }
+
+    [Theory]
+    [InlineData("tls-port 6380\n", "tls-port 6380")]
+    [InlineData("bind *\r\n  TLS-PORT \"6380\"\r\n", "TLS-PORT \"6380\"")]
+    [InlineData("tls-port 0\n", null)]
+    [InlineData("# tls-port 6380\nport 6379\n", null)]
+    [InlineData("", null)]
+    public void TlsListenerInTemplate_OnlyANonZeroTlsPort(string template, string? line) =>
+        Assert.Equal(line, ListenerDirectives.TlsListenerInTemplate(template));
 
     [Fact]
     public void Render_TemplateAuthWithoutConfiguredPassword_TemplateAuthKept()

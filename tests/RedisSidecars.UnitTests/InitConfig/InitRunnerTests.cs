@@ -99,7 +99,39 @@ public sealed class InitRunnerTests : IDisposable
             return ["--output", t.RedisConf, "--config", json];
         }, (_, _) => { }, "--config"),
         ["unknown-argument"] = (t => ["--output", t.RedisConf, "--frobnicate"], (_, _) => { }, "unknown argument '--frobnicate'"),
-        ["output-is-directory"] = (t => ["--output", t.OutDir], (_, _) => { }, "--output"),
+        ["output-is-directory"] = (t => ["--output", t.OutDir], (_, _) => { }, "conf' is a directory, not a file (expected the path of the config file to write"),
+        // Each path's cause in its own words (a directory used to read as "permission denied").
+        ["template-is-directory"] = (t => ["--output", t.RedisConf, "--template", t.root], (_, _) => { }, "' is a directory, not a file (expected the base config file"),
+        ["template-absent"] = (t => ["--output", t.RedisConf, "--template", Path.Combine(t.root, "none.conf")], (_, _) => { }, "none.conf' does not exist (expected the base config file"),
+        ["template-dir-absent"] = (t => ["--output", t.RedisConf, "--template", Path.Combine(t.root, "cm", "redis.conf")], (_, _) => { },
+            "redis.conf' does not exist, and neither does its directory"),
+        ["config-is-directory"] = (t => ["--output", t.RedisConf, "--config", t.root], (_, _) => { }, "' is a directory, not a file (expected a readable JSON object of settings"),
+        ["config-absent"] = (t => ["--output", t.RedisConf, "--config", Path.Combine(t.root, "settings.json")], (_, _) => { }, "settings.json' does not exist"),
+        ["password-file-is-directory"] = (t => ["--output", t.RedisConf], (t, e) => { e["REDIS_PASSWORD"] = null; e["REDIS_PASSWORD_FILE"] = t.root; },
+            "' is a directory, not a file (expected the path of a file holding the password"),
+        ["data-dir-absent"] = (t => ["--output", t.RedisConf], (t, e) => e["DATA_DIR"] = Path.Combine(t.root, "no-data"), "no-data' does not exist (expected the mount path of the Redis data volume"),
+        ["data-dir-is-file"] = (t => ["--output", t.RedisConf], (t, e) =>
+        {
+            var file = Path.Combine(t.root, "data-file");
+            File.WriteAllText(file, "x");
+            e["DATA_DIR"] = file;
+        }, "data-file' is a file, not a directory"),
+        // Never a weaker configuration than asked for: a password asked for but empty is no password at all.
+        ["password-file-empty"] = (t => ["--output", t.RedisConf], (t, e) => e.WithPasswordFile(t.root, ""), "holds no password (the file is empty;"),
+        ["password-file-only-newline"] = (t => ["--output", t.RedisConf], (t, e) => e.WithPasswordFile(t.root, "\n"), "holds no password (the file is empty;"),
+        ["password-env-empty"] = (t => ["--output", t.RedisConf], (_, e) => e["REDIS_PASSWORD"] = "", "REDIS_PASSWORD is set but empty"),
+        ["password-file-variable-empty"] = (t => ["--output", t.RedisConf], (_, e) => { e["REDIS_PASSWORD"] = null; e["REDIS_PASSWORD_FILE"] = ""; },
+            "REDIS_PASSWORD_FILE is set but empty"),
+        ["setting-empty"] = (t => ["--output", t.RedisConf], (_, e) => e["REDIS_PORT"] = "", "REDIS_PORT is set but empty"),
+        ["setting-argument-empty"] = (t => ["--output", t.RedisConf, "--MASTER_SET_NAME="], (_, _) => { }, "MASTER_SET_NAME is set but empty"),
+        ["sentinel-port-service-link"] = (t => ["--output", t.RedisConf], (_, e) => e["SENTINEL_PORT"] = "tcp://10.96.136.25:26379",
+            "SENTINEL_PORT='tcp://10.96.136.25:26379' is a Kubernetes service-link variable, injected by the kubelet for the Service named 'sentinel'"),
+        ["template-tls-port-without-tls"] = (t =>
+        {
+            var template = Path.Combine(t.root, "tls.conf");
+            File.WriteAllText(template, "port 0\ntls-port 6379\ntls-cert-file /tls/tls.crt\n");
+            return ["--output", t.RedisConf, "--template", template];
+        }, (_, _) => { }, "has 'tls-port 6379' but TLS_ENABLED is not true"),
     };
 
     public static TheoryData<string, bool> BadInputCases()
@@ -137,6 +169,48 @@ public sealed class InitRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task RunAsync_SentinelPasswordFileEmpty_ExitTwoNoSentinelConfig()
+    {
+        var env = SentinelEnv(1);
+        var file = Path.Combine(root, "sentinel-password");
+        File.WriteAllText(file, "\n");
+        env["SENTINEL_PASSWORD_FILE"] = file;
+
+        var code = await Run(env, "sentinel", "--output", SentinelConf);
+
+        Assert.Equal(ExitCodes.BadConfiguration, code);
+        Assert.Equal($"redis-init: error: SENTINEL_PASSWORD_FILE='{file}' holds no password (the file is empty; expected the password, on one line: an empty password would turn authentication off)",
+            Assert.Single(StderrLines));
+        Assert.False(File.Exists(SentinelConf));
+    }
+
+    [Theory]
+    [InlineData("redis")]
+    [InlineData("sentinel")]
+    public async Task RunAsync_TemplatePortDiffersFromSetting_GeneratedPortIsTheOnlyOne(string mode)
+    {
+        var redis = mode == "redis";
+        var template = Path.Combine(root, "base.conf");
+        File.WriteAllText(template, redis ? "bind * -::*\nport 6379\ndir /data\n" : "bind * -::*\nPORT 26379\ntls-port 0\n");
+        var env = redis ? RedisEnv(1) : SentinelEnv(1);
+        env["REDIS_PORT"] = "6390";
+        env["SENTINEL_PORT"] = "26390";
+        env["REDIS_NODES"] = "127.0.1.1:6390,127.0.1.2:6390,127.0.1.3:6390";
+        env["SENTINEL_NODES"] = "127.0.2.1:26390,127.0.2.2:26390,127.0.2.3:26390";
+        client.Sentinels = FakeDiscoveryClient.AllSay(new(RedisNode(0).Host, 6390));
+
+        var code = await Run(env, mode, "--output", redis ? RedisConf : SentinelConf, "--template", template);
+
+        Assert.Equal(ExitCodes.Ok, code);
+        var lines = File.ReadAllLines(redis ? RedisConf : SentinelConf);
+        var port = redis ? "6390" : "26390";
+        Assert.Equal([$"port {port}"], lines.Where(l => ConfigQuotingDirective(l) is "port" or "tls-port"));
+        Assert.Contains(redis ? "replica-announce-port 6390" : "sentinel announce-port 26390", lines);
+    }
+
+    static string? ConfigQuotingDirective(string line) => RedisSidecars.Core.Rendering.ConfigQuoting.Directive(line)?[0];
+
+    [Fact]
     public async Task RunAsync_OutputDirectoryMissing_ExitTwoNamingOutput()
     {
         var output = Path.Combine(root, "missing", "dir", "redis.conf");
@@ -145,8 +219,8 @@ public sealed class InitRunnerTests : IDisposable
 
         Assert.Equal(ExitCodes.BadConfiguration, code);
         var line = Assert.Single(StderrLines);
-        Assert.StartsWith("redis-init: error: --output", line, StringComparison.Ordinal);
-        Assert.Contains("does not exist", line);
+        Assert.Equal($"redis-init: error: --output '{output}' cannot be written: its directory '{Path.GetDirectoryName(output)}' does not exist, " +
+            "and neither does its directory '" + Path.Combine(root, "missing") + "' (expected the path of the config file to write, in a writable directory such as an emptyDir)", line);
         Assert.False(Directory.Exists(Path.Combine(root, "missing")));
     }
 
@@ -161,7 +235,7 @@ public sealed class InitRunnerTests : IDisposable
 
         Assert.Equal(ExitCodes.BadConfiguration, code);
         var line = Assert.Single(StderrLines);
-        Assert.StartsWith("redis-init: error: --output", line, StringComparison.Ordinal);
+        Assert.StartsWith($"redis-init: error: --output '{Path.Combine(notADir, "redis.conf")}' cannot be written: its directory '{notADir}' is a file, not a directory", line, StringComparison.Ordinal);
         Assert.Equal(PreviousContent, File.ReadAllBytes(notADir));
     }
 
@@ -219,7 +293,8 @@ public sealed class InitRunnerTests : IDisposable
         Assert.Equal(ExitCodes.Ok, code);
         AssertOwnerOnly(RedisConf);
         var conf = File.ReadAllText(RedisConf);
-        Assert.StartsWith("port 6379\n\n# ---- generated by redis-init", conf, StringComparison.Ordinal);
+        Assert.StartsWith("# ---- generated by redis-init", conf, StringComparison.Ordinal);
+        Assert.Contains("\nport 6379\n", conf, StringComparison.Ordinal);
         Assert.DoesNotContain("10.0.0.9", conf, StringComparison.Ordinal);
         Assert.EndsWith("replicaof 127.0.1.3 6379\n", conf, StringComparison.Ordinal);
     }
@@ -400,5 +475,17 @@ public sealed class InitRunnerTests : IDisposable
 
         Assert.Equal(ExitCodes.BadConfiguration, code);
         Assert.StartsWith("redis-init: error: missing mode", Assert.Single(StderrLines), StringComparison.Ordinal);
+    }
+}
+
+static class PasswordEnv
+{
+    /// <summary>REDIS_PASSWORD_FILE → a real file in <paramref name="dir"/> holding exactly <paramref name="content"/>.</summary>
+    public static void WithPasswordFile(this Dictionary<string, string?> env, string dir, string content)
+    {
+        var file = Path.Combine(dir, "redis-password");
+        File.WriteAllText(file, content);
+        env["REDIS_PASSWORD"] = null;
+        env["REDIS_PASSWORD_FILE"] = file;
     }
 }

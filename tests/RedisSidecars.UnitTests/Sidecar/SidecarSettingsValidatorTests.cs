@@ -32,6 +32,87 @@ public sealed class SidecarSettingsValidatorTests
         Assert.Equal(new NodeAddress("127.0.0.1", 6379), s.LocalRedis);
         Assert.Null(s.KubeConfig);
         Assert.Null(s.SentinelService);
+        Assert.Equal(9181, s.HandoverPort);
+        Assert.Equal(TimeSpan.FromSeconds(30), s.LivenessTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(3), s.ReplicaNotReadyAfter);
+        Assert.True(s.FenceEnabled);
+        Assert.Equal(TimeSpan.FromMinutes(10), s.KubeResyncInterval);
+    }
+
+    [Fact]
+    public void Validate_NewSettingsSet_Taken()
+    {
+        var s = SidecarSettingsBuilder.Valid(0, o =>
+        {
+            o.HandoverPort = "9190";
+            o.LivenessTimeoutMs = "5000";
+            o.ReplicaNotReadyAfterMs = "0";
+            o.FenceEnabled = "false";
+            o.KubeResyncIntervalMs = "1000";
+        });
+
+        Assert.Equal(9190, s.HandoverPort);
+        Assert.Equal(TimeSpan.FromSeconds(5), s.LivenessTimeout);
+        Assert.Equal(TimeSpan.Zero, s.ReplicaNotReadyAfter);
+        Assert.False(s.FenceEnabled);
+        Assert.Equal(TimeSpan.FromSeconds(1), s.KubeResyncInterval);
+    }
+
+    [Theory]
+    [InlineData("9180", null)]
+    [InlineData(null, "9181")]
+    [InlineData("9300", "9300")]
+    public void Validate_HandoverPortEqualsHttpPort_Error(string? handover, string? http)
+    {
+        var e = Single(SidecarSettingsBuilder.Errors(0, o => { o.HandoverPort = handover; o.HttpPort = http; }), "HANDOVER_PORT");
+
+        Assert.Contains("equals HTTP_PORT (expected a port of its own", e);
+    }
+
+    [Theory]
+    [InlineData("HTTP_PORT")]
+    [InlineData("HANDOVER_PORT")]
+    public void Validate_SidecarPortEqualsRedisPort_Error(string variable)
+    {
+        var e = Single(SidecarSettingsBuilder.Errors(0, o =>
+        {
+            if (variable == "HTTP_PORT") o.HttpPort = "6379";
+            else o.HandoverPort = "6379";
+        }), variable);
+
+        Assert.Equal($"{variable}=6379 equals REDIS_PORT (expected a port the Redis in this pod does not use)", e);
+    }
+
+    [Fact]
+    public void Validate_LivenessTimeoutBelowTwoReconcileIntervals_Error()
+    {
+        var e = Single(SidecarSettingsBuilder.Errors(0, o => { o.ReconcileIntervalMs = "5000"; o.LivenessTimeoutMs = "9999"; }), "LIVENESS_TIMEOUT_MS");
+
+        Assert.Contains("expected at least 10000", e);
+    }
+
+    [Fact]
+    public void Validate_LivenessTimeoutTwoReconcileIntervals_Valid()
+    {
+        var s = SidecarSettingsBuilder.Valid(0, o => { o.ReconcileIntervalMs = "5000"; o.LivenessTimeoutMs = "10000"; });
+
+        Assert.Equal(TimeSpan.FromSeconds(10), s.LivenessTimeout);
+    }
+
+    [Theory]
+    [InlineData("maybe")]
+    [InlineData("2")]
+    public void Validate_FenceEnabledNotABool_Error(string value)
+    {
+        var e = Single(SidecarSettingsBuilder.Errors(0, o => o.FenceEnabled = value), "FENCE_ENABLED");
+
+        Assert.Contains("expected true or false", e);
+    }
+
+    [Fact]
+    public void Validate_SentinelPortWithoutHost_Error()
+    {
+        Single(SidecarSettingsBuilder.Errors(0, o => o.RedisSentinelPort = "26379"), "REDIS_SENTINEL_PORT is set but REDIS_SENTINEL_HOST is not");
     }
 
     [Fact]
@@ -84,11 +165,12 @@ public sealed class SidecarSettingsValidatorTests
     }
 
     [Fact]
-    public void Validate_ReplicaLabelValueBlank_NullRemovesTheLabel()
+    public void Validate_ReplicaLabelValueBlank_ErrorNotARemoval()
     {
-        var s = SidecarSettingsBuilder.Valid(0, o => o.ReplicaPodLabelValue = "  ");
+        // Only exactly "" removes the label; whitespace is a mistake, not a request.
+        var e = Single(SidecarSettingsBuilder.Errors(0, o => o.ReplicaPodLabelValue = "  "), "REPLICA_POD_LABEL_VALUE");
 
-        Assert.Null(s.ReplicaLabelValue);
+        Assert.Equal("REPLICA_POD_LABEL_VALUE is set but blank (expected empty to remove the label, or 1-63 characters of A-Z a-z 0-9 . _ -)", e);
     }
 
     [Theory]
@@ -171,8 +253,7 @@ public sealed class SidecarSettingsValidatorTests
     {
         var e = Single(SidecarSettingsBuilder.Errors(0, o => o.KubeConfig = "/nowhere/kubeconfig"), "KUBECONFIG");
 
-        Assert.Contains("/nowhere/kubeconfig", e);
-        Assert.Contains("does not exist", e);
+        Assert.Equal("KUBECONFIG='/nowhere/kubeconfig' does not exist, and neither does its directory '/nowhere' (expected a readable kubeconfig file; leave KUBECONFIG unset in a cluster)", e);
     }
 
     [Fact]
@@ -227,6 +308,12 @@ public sealed class SidecarSettingsValidatorTests
     [InlineData("SENTINEL_LOSS_GRACE_MS", "abc")]
     [InlineData("HANDOVER_TIMEOUT_MS", "999")]
     [InlineData("MASTER_LABEL_WAIT_MS", "-1")]
+    [InlineData("HANDOVER_PORT", "0")]
+    [InlineData("HANDOVER_PORT", "65536")]
+    [InlineData("LIVENESS_TIMEOUT_MS", "999")]
+    [InlineData("REPLICA_NOT_READY_AFTER_MS", "600001")]
+    [InlineData("REPLICA_NOT_READY_AFTER_MS", "-1")]
+    [InlineData("KUBE_RESYNC_INTERVAL_MS", "999")]
     public void Validate_NumberOutOfRange_ErrorNamesVariableAndRange(string variable, string value)
     {
         var (_, errors) = SidecarSettingsBuilder.Validate(0, o =>
@@ -238,6 +325,10 @@ public sealed class SidecarSettingsValidatorTests
                 case "SENTINEL_LOSS_GRACE_MS": o.SentinelLossGraceMs = value; break;
                 case "HANDOVER_TIMEOUT_MS": o.HandoverTimeoutMs = value; break;
                 case "MASTER_LABEL_WAIT_MS": o.MasterLabelWaitMs = value; break;
+                case "HANDOVER_PORT": o.HandoverPort = value; break;
+                case "LIVENESS_TIMEOUT_MS": o.LivenessTimeoutMs = value; break;
+                case "REPLICA_NOT_READY_AFTER_MS": o.ReplicaNotReadyAfterMs = value; break;
+                case "KUBE_RESYNC_INTERVAL_MS": o.KubeResyncIntervalMs = value; break;
             }
         });
 
