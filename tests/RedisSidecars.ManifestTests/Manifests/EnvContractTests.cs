@@ -120,8 +120,8 @@ public class EnvContractTests
         Assert.NotNull(sidecar);
         // What the tests compare the manifests against is what the sidecar itself resolves.
         var view = r.Sidecar(c);
-        Assert.Equal((view.LabelName, view.MasterValue, view.ReplicaValue, view.ConditionType, view.HttpPort, view.HandoverTimeoutMs),
-            (sidecar.LabelName, sidecar.MasterLabelValue, sidecar.ReplicaLabelValue, sidecar.ReadinessConditionType, sidecar.HttpPort, (int)sidecar.HandoverTimeout.TotalMilliseconds));
+        Assert.Equal((view.LabelName, view.MasterValue, view.ReplicaValue, view.ConditionType, view.HttpPort, view.HandoverPort, view.HandoverTimeoutMs),
+            (sidecar.LabelName, sidecar.MasterLabelValue, sidecar.ReplicaLabelValue, sidecar.ReadinessConditionType, sidecar.HttpPort, sidecar.HandoverPort, (int)sidecar.HandoverTimeout.TotalMilliseconds));
         if (mode == NodeMode.Redis)
         {
             // The pods the sidecar reads and patches by name are exactly the ones its Role names.
