@@ -53,6 +53,9 @@ internal static partial class Log
     [LoggerMessage(16, LogLevel.Information, "readiness -> {Ready}: {Reason}")]
     public static partial void Readiness(ILogger logger, bool ready, string reason);
 
+    [LoggerMessage(18, LogLevel.Warning, "fence {Fenced}: {Reason}")]
+    public static partial void Fence(ILogger logger, bool fenced, string reason);
+
     [LoggerMessage(17, LogLevel.Information, "replica-priority -> {Priority} (pod revision {Revision}, StatefulSet update revision {UpdateRevision})")]
     public static partial void ReplicaPriority(ILogger logger, int priority, string revision, string updateRevision);
 }

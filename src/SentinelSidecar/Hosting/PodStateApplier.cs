@@ -46,6 +46,9 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
         wake.TrySetResult();
     }
 
+    /// <summary>A Kubernetes Event on this pod, best effort (never awaited on a critical path, never throws).</summary>
+    public Task RecordEventAsync(string type, string reason, string message) => writer.RecordEventAsync(type, reason, message, CancellationToken.None);
+
     /// <summary>A failover signal was accepted: time this pod's next label change from it (the event→label metric).</summary>
     public void NoteFailoverSignal(long receivedTimestamp) => Interlocked.CompareExchange(ref pendingSignal, receivedTimestamp, 0);
 

@@ -33,6 +33,7 @@ public sealed class ReconcileWorker
     long lastTick;
     long demotedAt; // when this pod, labelled master, was decided not to be (0 = not demoting)
     bool clientsKilled;
+    bool? fenced; // null until read once from the local Redis (a fence an earlier run left)
 
     public ReconcileWorker(SidecarSettings settings, ISentinels sentinels, ILocalRedis local, IKubeFacts kube, PodStateApplier applier,
         SidecarMetrics metrics, ILogger logger, TimeProvider time)
@@ -120,8 +121,10 @@ public sealed class ReconcileWorker
         metrics.SentinelMajorityLost = view.Lost;
         var facts = kube.Current;
 
+        var fence = await ApplyFenceAsync(view, state, ct).ConfigureAwait(false);
         var desired = HandoverActive()
             ? new DesiredState(RoleLabel.Replica, false, "planned handover in progress", Urgent: true)
+            : fence.Fenced ? new DesiredState(RoleLabel.Replica, false, "fenced: " + fence.Reason, Urgent: true)
             : RoleDecider.Decide(view, state, IsMe);
         var labelledMaster = facts.Own is { } own && own.Labels.TryGetValue(settings.LabelName, out var l) && l == settings.MasterLabelValue;
         var now = time.GetTimestamp();
@@ -160,6 +163,42 @@ public sealed class ReconcileWorker
         {
             Log.LocalProblem(logger, settings.LocalRedis.ToString(), "after demotion: " + e.Message);
         }
+    }
+
+    /// <summary>
+    /// The fence is <c>min-replicas-to-write</c> = every replica with <c>min-replicas-max-lag</c> = 1 s: Redis itself then
+    /// refuses each write (-NOREPLICAS) unless every replica acknowledged the stream within the last second, so clients get
+    /// an error at once instead of a hang, the fence holds even if this sidecar dies, and it lifts by itself in Redis' eyes
+    /// the moment every replica is back in sync. Lifting restores the configured MIN_REPLICAS_TO_WRITE / MIN_REPLICAS_MAX_LAG.
+    /// </summary>
+    async Task<FenceDecision> ApplyFenceAsync(SentinelView view, LocalRedisState state, CancellationToken ct)
+    {
+        var expected = settings.Common.RedisNodes.Count - 1;
+        if (fenced is null && state.Role != LocalRole.Unknown)
+        {
+            // A fence an earlier run left stays until the rules lift it.
+            try { fenced = expected > 0 && expected != (settings.Common.MinReplicasToWrite ?? 0) && await local.ReadMinReplicasToWriteAsync(ct).ConfigureAwait(false) == expected; }
+            catch (LocalRedisException e) { Log.LocalProblem(logger, settings.LocalRedis.ToString(), e.Message); return new FenceDecision(false, "unknown"); }
+            metrics.Fenced = fenced.Value;
+        }
+        var decision = FencePlanner.Decide(settings.FenceEnabled, view, state, expected, fenced == true, IsMe);
+        if (decision.Fenced == fenced || state.Role == LocalRole.Unknown) return decision;
+        try
+        {
+            if (decision.Fenced) await local.SetWriteQuorumAsync(expected, FencePlanner.InSyncLagSeconds, ct).ConfigureAwait(false);
+            else await local.SetWriteQuorumAsync(settings.Common.MinReplicasToWrite ?? 0, settings.Common.MinReplicasMaxLag ?? 10, ct).ConfigureAwait(false);
+        }
+        catch (LocalRedisException e)
+        {
+            Log.LocalProblem(logger, settings.LocalRedis.ToString(), (decision.Fenced ? "fencing: " : "lifting the fence: ") + e.Message);
+            return decision with { Fenced = decision.Fenced || fenced == true }; // try again next tick; unready meanwhile if it should be fenced
+        }
+        fenced = decision.Fenced;
+        metrics.Fenced = decision.Fenced;
+        if (decision.Fenced) metrics.Fences.Increment();
+        Log.Fence(logger, decision.Fenced, decision.Reason);
+        _ = applier.RecordEventAsync(decision.Fenced ? "Warning" : "Normal", decision.Fenced ? "Fenced" : "Unfenced", decision.Reason);
+        return decision;
     }
 
     async Task ApplyReplicaPriorityAsync(LocalRedisState state, KubeFacts facts, CancellationToken ct)

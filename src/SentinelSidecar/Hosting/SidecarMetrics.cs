@@ -34,6 +34,8 @@ public sealed class SidecarMetrics
     public int SentinelsConfigured { get; set; }
     public bool SentinelMajorityLost { get; set; }
     public bool HandoverWritesPaused { get; set; }
+    public bool Fenced { get; set; }
+    public Counter Fences { get; } = new();
 
     public void ObserveEventToLabel(TimeSpan elapsed)
     {
@@ -56,6 +58,8 @@ public sealed class SidecarMetrics
         CounterLine(sb, "redis_sidecar_failovers_observed_total", "Failovers observed (+switch-master accepted or master changed).", FailoversObserved.Value);
         CounterLine(sb, "redis_sidecar_api_errors_total", "Kubernetes API errors (including retried ones).", ApiErrors.Value);
         Gauge(sb, "redis_sidecar_sentinel_majority_lost", "1 when no Sentinel majority has been reachable for longer than SENTINEL_LOSS_GRACE_MS.", SentinelMajorityLost ? 1 : 0);
+        Gauge(sb, "redis_sidecar_fenced", "1 while this (isolated) master is fenced: it refuses writes unless every replica is in sync.", Fenced ? 1 : 0);
+        CounterLine(sb, "redis_sidecar_fences_total", "Times this sidecar fenced its master.", Fences.Value);
         Gauge(sb, "redis_sidecar_handover_writes_paused", "1 while a planned handover keeps writes paused.", HandoverWritesPaused ? 1 : 0);
         sb.Append("# HELP redis_sidecar_handovers_total Planned handovers, by how they ended.\n# TYPE redis_sidecar_handovers_total counter\n");
         foreach (var outcome in Enum.GetValues<HandoverOutcome>())

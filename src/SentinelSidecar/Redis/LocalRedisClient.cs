@@ -23,6 +23,10 @@ public interface ILocalRedis : IAsyncDisposable
     /// <summary><c>REPLICAOF host port</c>: what Sentinel would do to an old master, done at once during a handover.</summary>
     Task ReplicateAsync(NodeAddress master, CancellationToken ct);
     Task SetReplicaPriorityAsync(int priority, CancellationToken ct);
+    /// <summary><c>min-replicas-max-lag</c> and <c>min-replicas-to-write</c> in one CONFIG SET (the fence, and its lifting).</summary>
+    Task SetWriteQuorumAsync(int minReplicas, int maxLagSeconds, CancellationToken ct);
+    /// <summary>The current <c>min-replicas-to-write</c> (to find a fence an earlier run of the sidecar left).</summary>
+    Task<int> ReadMinReplicasToWriteAsync(CancellationToken ct);
 }
 
 public sealed class LocalRedisClient : ILocalRedis
@@ -71,6 +75,18 @@ public sealed class LocalRedisClient : ILocalRedis
 
     public Task SetReplicaPriorityAsync(int priority, CancellationToken ct) =>
         RunAsync("CONFIG SET replica-priority", () => Server.ConfigSetAsync("replica-priority", priority), ct);
+
+    public Task SetWriteQuorumAsync(int minReplicas, int maxLagSeconds, CancellationToken ct) =>
+        RunAsync("CONFIG SET min-replicas-to-write", () => Server.ExecuteAsync("CONFIG", "SET",
+            "min-replicas-max-lag", maxLagSeconds.ToString(CultureInfo.InvariantCulture),
+            "min-replicas-to-write", minReplicas.ToString(CultureInfo.InvariantCulture)), ct);
+
+    public async Task<int> ReadMinReplicasToWriteAsync(CancellationToken ct)
+    {
+        KeyValuePair<string, string>[] pairs = [];
+        await RunAsync("CONFIG GET min-replicas-to-write", async () => pairs = await Server.ConfigGetAsync("min-replicas-to-write").ConfigureAwait(false), ct).ConfigureAwait(false);
+        return pairs.Length == 1 && int.TryParse(pairs[0].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0;
+    }
 
     async Task RunAsync(string what, Func<Task> command, CancellationToken ct)
     {
