@@ -96,12 +96,17 @@ public sealed class CallJournal
         foreach (var e in expected)
         {
             while (at < all.Count && all[at] != e) at++;
-            Assert.True(at < all.Count, $"expected '{e}' after the previous expected call; calls were:\n  " + string.Join("\n  ", all));
+            Assert.True(at < all.Count, $"expected '{e}' after the previous expected call; calls were: {this}");
             at++;
         }
     }
 
-    public override string ToString() => string.Join(" | ", All);
+    /// <summary>The calls for a failure message (the last 60 when there are more).</summary>
+    public override string ToString()
+    {
+        var all = All;
+        return all.Count <= 60 ? string.Join(" | ", all) : $"({all.Count} calls, the last 60:) " + string.Join(" | ", all.TakeLast(60));
+    }
 }
 
 /// <summary>
@@ -110,12 +115,18 @@ public sealed class CallJournal
 /// </summary>
 public sealed class CountingClock : FakeTimeProvider
 {
+    int created;
     int fired;
 
+    public int TimersCreated => Volatile.Read(ref created);
     public int TimersFired => Volatile.Read(ref fired);
 
-    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
-        base.CreateTimer(s => { Interlocked.Increment(ref fired); callback(s); }, state, dueTime, period);
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        var timer = base.CreateTimer(s => { Interlocked.Increment(ref fired); callback(s); }, state, dueTime, period);
+        Interlocked.Increment(ref created);
+        return timer;
+    }
 
     /// <summary>Runs <paramref name="change"/> once, when the clock reaches now + <paramref name="after"/>.</summary>
     public void At(TimeSpan after, Action change)
@@ -236,6 +247,8 @@ public sealed class FakeLocalRedis(CallJournal journal, TimeProvider clock) : IL
     /// <summary>Times a pause lapsed (expired before it was renewed or lifted).</summary>
     public int Lapses { get; private set; }
     public bool Paused { get { lock (gate) return pausedUntil > clock.GetUtcNow(); } }
+    /// <summary>A pause ran out without being renewed or lifted (writes resumed by themselves).</summary>
+    public bool Lapsed { get { lock (gate) return pausedUntil <= clock.GetUtcNow(); } }
 
     public Task<LocalRedisState> ReadStateAsync(CancellationToken ct)
     {
