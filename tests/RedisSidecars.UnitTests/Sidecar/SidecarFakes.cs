@@ -304,7 +304,7 @@ public sealed class FakeKubeFacts : IKubeFacts
     public FakeKubeFacts(KubeFacts initial) => current = initial;
 
     public KubeFacts Current { get { lock (gate) return current; } }
-    /// <summary>Calls of <see cref="WaitForChangeAsync"/> so far.</summary>
+    /// <summary>Calls of <see cref="WaitForChangeAsync"/> so far that waited (the cache had not changed since <c>version</c>).</summary>
     public int Waits => Volatile.Read(ref waits);
 
     public void Update(Func<KubeFacts, KubeFacts> change)
@@ -328,13 +328,13 @@ public sealed class FakeKubeFacts : IKubeFacts
 
     public async Task WaitForChangeAsync(long version, CancellationToken ct)
     {
-        Interlocked.Increment(ref waits);
         Task wait;
         lock (gate)
         {
             if (current.Version > version) return;
             wait = changed.Task;
         }
+        Interlocked.Increment(ref waits);
         await wait.WaitAsync(ct).ConfigureAwait(false);
     }
 
