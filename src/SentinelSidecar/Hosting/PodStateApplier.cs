@@ -105,6 +105,10 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
                         break;
                 }
                 backoff = MinBackoff;
+                // The watch shows a write a moment after the API took it: plan the next step from a view that includes it,
+                // not from the one this write was planned on (that would send it again). Bounded: a write the watch never
+                // shows is sent again.
+                await WaitAsync(intentChanged, facts.Version, MaxBackoff, ct).ConfigureAwait(false);
             }
             catch (PodWriteException e) when (!ct.IsCancellationRequested)
             {
