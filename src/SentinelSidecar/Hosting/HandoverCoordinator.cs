@@ -53,6 +53,11 @@ public sealed class HandoverCoordinator(
         lock (gate)
         {
             if (running is { IsCompleted: false }) return running;
+            // A failover accepted by an earlier run may still happen: a new run could ask another Sentinel and, refused,
+            // unpause under it. The earlier run resumes writes when that failover completes or verifiably aborts.
+            if (Pending is { IsCompleted: false })
+                return Task.FromResult(new HandoverResult(HandoverOutcome.FailoverPending,
+                    "a failover accepted by an earlier handover may still happen: writes stay paused until Sentinel completes or aborts it", TimeSpan.Zero));
             running = RunAsync(trigger, ct);
             return running;
         }
