@@ -78,7 +78,7 @@ public sealed class HandoverCoordinator(
             state = await local.ReadStateAsync(ct).ConfigureAwait(false);
         }
         if (HandoverPlanner.Start(state, worker.Tracker.Current, worker.IsMe) is HandoverStep.Finish nothing)
-            return Done(nothing.Outcome, nothing.Detail, start);
+            return HandoverOutcomes.IsFailure(nothing.Outcome) ? Fail(nothing.Outcome, nothing.Detail, start) : Done(nothing.Outcome, nothing.Detail, start);
         Log.Handover(logger, $"starting ({trigger}): {state.OnlineReplicas.Count} online replica(s)");
 
         // Out of the Service at once through /readyz; the label and condition follow through the applier, best effort.
