@@ -297,15 +297,17 @@ public sealed class ReconcileWorkerTests
         rig.BecomeMaster();
         rig.Pods.Before = (_, ct) => FakePodWriter.Hang(ct);
         var applier = rig.Applier.RunAsync(stop.Token);
+        Eventually.Holds(() => rig.Kube.Waits == 1, "the applier waits (nothing to write yet)");
         var loop = rig.Worker.RunAsync(stop.Token);
+        Eventually.Holds(() => rig.Kube.Waits == 2, "the first tick done");
 
         rig.Sentinels.SetAll(Other, 2); // demoted: the applier's first write hangs
         for (var i = 0; i < 6; i++)
         {
-            var polls = rig.Sentinels.Polls;
+            var waits = rig.Kube.Waits;
             rig.Clock.Advance(rig.Settings.LivenessTimeout / 2);
             rig.Worker.Wake();
-            Eventually.Holds(() => rig.Sentinels.Polls > polls, $"tick {i}");
+            Eventually.Holds(() => rig.Kube.Waits > waits, $"tick {i} done"); // the loop waits again once a tick completed
             Assert.True(rig.Worker.Alive, $"tick {i}: not alive while the API hangs");
             Assert.False(rig.Worker.Ready);
         }

@@ -110,29 +110,84 @@ public sealed class CallJournal
 }
 
 /// <summary>
-/// A <see cref="FakeTimeProvider"/> that counts the timers it fired, so a test that advances it can tell whether code
-/// running on other threads has been woken (and wait until it waits again).
+/// A <see cref="FakeTimeProvider"/> that counts its timers: created, fired, and armed now (created with a due time, not
+/// yet fired or disposed). Code that waits on this clock has a timer armed; code that runs (on another thread) may not,
+/// so a test that advances the clock can tell when to let it get to its next wait first.
 /// </summary>
 public sealed class CountingClock : FakeTimeProvider
 {
     int created;
     int fired;
+    int armed;
 
     public int TimersCreated => Volatile.Read(ref created);
     public int TimersFired => Volatile.Read(ref fired);
+    public int TimersArmed => Volatile.Read(ref armed);
 
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
-        var timer = base.CreateTimer(s => { Interlocked.Increment(ref fired); callback(s); }, state, dueTime, period);
+        var tracked = new TrackedTimer(this);
+        tracked.Inner = base.CreateTimer(s => { Interlocked.Increment(ref fired); tracked.Fired(); callback(s); }, state, dueTime, period);
+        tracked.Arm(dueTime, period);
         Interlocked.Increment(ref created);
-        return timer;
+        return tracked;
     }
 
-    /// <summary>Runs <paramref name="change"/> once, when the clock reaches now + <paramref name="after"/>.</summary>
+    /// <summary>Runs <paramref name="change"/> once, when the clock reaches now + <paramref name="after"/> (not counted as armed: it is the test's script).</summary>
     public void At(TimeSpan after, Action change)
     {
         ITimer? timer = null;
-        timer = CreateTimer(_ => { change(); timer?.Dispose(); }, null, after, Timeout.InfiniteTimeSpan);
+        timer = base.CreateTimer(_ => { change(); timer?.Dispose(); }, null, after, Timeout.InfiniteTimeSpan);
+    }
+
+    sealed class TrackedTimer(CountingClock clock) : ITimer
+    {
+        readonly object gate = new();
+        bool armed;
+        bool periodic;
+        public ITimer Inner { get; set; } = null!;
+
+        public void Arm(TimeSpan due, TimeSpan period)
+        {
+            lock (gate)
+            {
+                Disarm();
+                periodic = period != Timeout.InfiniteTimeSpan && period != TimeSpan.Zero;
+                if (due == Timeout.InfiniteTimeSpan) return;
+                armed = true;
+                Interlocked.Increment(ref clock.armed);
+            }
+        }
+
+        public void Fired()
+        {
+            lock (gate) if (!periodic) Disarm();
+        }
+
+        void Disarm()
+        {
+            if (!armed) return;
+            armed = false;
+            Interlocked.Decrement(ref clock.armed);
+        }
+
+        public bool Change(TimeSpan dueTime, TimeSpan period)
+        {
+            Arm(dueTime, period);
+            return Inner.Change(dueTime, period);
+        }
+
+        public void Dispose()
+        {
+            lock (gate) Disarm();
+            Inner.Dispose();
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Dispose();
+            return ValueTask.CompletedTask;
+        }
     }
 }
 
@@ -467,8 +522,8 @@ public sealed class SidecarRig
 
     /// <summary>
     /// Advances the fake clock in <see cref="Step"/>s until <paramref name="task"/> completes (at most <paramref name="max"/>
-    /// of virtual time). The fakes answer at once, so the code under test runs inside each advance; <paramref name="everyStep"/>
-    /// checks an invariant after each one.
+    /// of virtual time). The fakes answer at once, so the code under test mostly runs inside each advance; where it
+    /// continues on another thread, the clock waits for it. <paramref name="everyStep"/> checks an invariant after each step.
     /// </summary>
     public async Task<T> DriveAsync<T>(Task<T> task, TimeSpan max, Action? everyStep = null)
     {
@@ -481,10 +536,16 @@ public sealed class SidecarRig
         var limit = Clock.GetUtcNow() + max;
         while (!done())
         {
+            // No timer armed: the code under test is running (on another thread), not waiting on the clock. Time stands
+            // still until it waits again; code that waits on anything else (the API, say) fails here.
+            if (Clock.TimersArmed == 0)
+            {
+                Eventually.Holds(() => done() || Clock.TimersArmed > 0, "the code under test completes or waits on the clock", () => Journal.ToString());
+                continue;
+            }
             Assert.True(Clock.GetUtcNow() < limit, $"not done within {max.TotalSeconds} s of virtual time; calls: {Journal}");
             Clock.Advance(Step);
             everyStep?.Invoke();
-            // Work that runs on another thread (a background task) gets its turn; virtual time stands still meanwhile.
             await Task.Yield();
         }
     }
