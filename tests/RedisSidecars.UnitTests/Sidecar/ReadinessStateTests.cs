@@ -35,7 +35,7 @@ public sealed class ReadinessStateTests
     }
 
     [Fact]
-    public void Initial_NotReady()
+    public void Initial_BeforeAnyDecision_NotReady()
     {
         Assert.False(ReadinessState.Initial.Ready);
     }

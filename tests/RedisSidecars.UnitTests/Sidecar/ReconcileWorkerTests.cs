@@ -123,6 +123,19 @@ public sealed class ReconcileWorkerTests
     }
 
     [Fact]
+    public void RunOnceAsync_HandoverActiveOnAMasterNotLabelledYet_NotReadyAtOnce()
+    {
+        // The API was down when this pod became master: its label is still replica, /readyz is the only way out.
+        rig.Kube.UpdateOwn(p => p with { Labels = FakeKubeFacts.Labels("redis-role", "replica") });
+        rig.BecomeMaster();
+        rig.Worker.HandoverActive = () => true;
+
+        rig.Tick();
+
+        Assert.False(rig.Worker.Ready);
+    }
+
+    [Fact]
     public void RunOnceAsync_IsolatedMaster_NotReadyAtOnceAfterTheGrace()
     {
         rig.BecomeMaster();
