@@ -53,6 +53,11 @@ public sealed class HandoverCoordinator(
         lock (gate)
         {
             if (running is { IsCompleted: false }) return running;
+            // A failover accepted by an earlier run may still happen: a new run could ask another Sentinel and, refused,
+            // unpause under it. The earlier run resumes writes when that failover completes or verifiably aborts.
+            if (Pending is { IsCompleted: false })
+                return Task.FromResult(new HandoverResult(HandoverOutcome.FailoverPending,
+                    "a failover accepted by an earlier handover may still happen: writes stay paused until Sentinel completes or aborts it", TimeSpan.Zero));
             running = RunAsync(trigger, ct);
             return running;
         }
@@ -73,7 +78,7 @@ public sealed class HandoverCoordinator(
             state = await local.ReadStateAsync(ct).ConfigureAwait(false);
         }
         if (HandoverPlanner.Start(state, worker.Tracker.Current, worker.IsMe) is HandoverStep.Finish nothing)
-            return Done(nothing.Outcome, nothing.Detail, start);
+            return HandoverOutcomes.IsFailure(nothing.Outcome) ? Fail(nothing.Outcome, nothing.Detail, start) : Done(nothing.Outcome, nothing.Detail, start);
         Log.Handover(logger, $"starting ({trigger}): {state.OnlineReplicas.Count} online replica(s)");
 
         // Out of the Service at once through /readyz; the label and condition follow through the applier, best effort.

@@ -87,8 +87,9 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
                         continue;
                     case PodStep.WaitForPeers w:
                         // The bound is for a previous master whose sidecar is gone: it counts only while the watch is live
-                        // (during an API outage that sidecar cannot drop its label either).
-                        if (waitingSince == 0 || !facts.Live) waitingSince = time.GetTimestamp();
+                        // (during an API outage that sidecar cannot drop its label either), from the first live view on.
+                        if (!facts.Live) waitingSince = 0;
+                        else if (waitingSince == 0) waitingSince = time.GetTimestamp();
                         if (!loggedWait) { Log.WaitingForPeer(logger, string.Join(",", w.Labelled)); loggedWait = true; }
                         await WaitAsync(intentChanged, facts.Version, w.Remaining, ct).ConfigureAwait(false);
                         continue;
@@ -116,6 +117,10 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
                         break;
                 }
                 backoff = MinBackoff;
+                // The watch shows a write a moment after the API took it: plan the next step from a view that includes it,
+                // not from the one this write was planned on (that would send it again). Bounded: a write the watch never
+                // shows is sent again.
+                await WaitAsync(intentChanged, facts.Version, MaxBackoff, ct).ConfigureAwait(false);
             }
             catch (PodWriteException e) when (!ct.IsCancellationRequested)
             {

@@ -1,286 +1,465 @@
+using RedisSidecars.Core.Roles;
 using RedisSidecars.Sidecar.Hosting;
-using RedisSidecars.Sidecar.Redis;
-using RedisSidecars.UnitTests.Core;
+using RedisSidecars.Sidecar.Sentinel;
 using Xunit;
 using static RedisSidecars.UnitTests.Sidecar.Nodes;
 
 namespace RedisSidecars.UnitTests.Sidecar;
 
+/// <summary>
+/// The planned handover over the fakes, on a fake clock: the fakes answer at once, so the coordinator runs inside each
+/// clock step and every wait and bound is virtual time (HANDOVER_TIMEOUT_MS = 5 s here).
+/// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class HandoverCoordinatorTests
 {
-    const string AcceptedBy = "127.0.2.1:26379";
-    readonly SteppingClock clock = new();
+    static readonly TimeSpan Bound = TimeSpan.FromSeconds(5);
+    static readonly TimeSpan Max = TimeSpan.FromSeconds(60);
+    readonly SidecarRig rig = new(o => o.HandoverTimeoutMs = "5000");
+    readonly HandoverCoordinator coordinator;
 
-    static ReplicationInfo OneReplica(long master, long replica) => FakeLocalRedis.OneReplica(master, replica);
-
-    async Task<WorkerRig> MasterRigAsync()
+    public HandoverCoordinatorTests()
     {
-        var rig = new WorkerRig(o => o.HandoverTimeoutMs = "2000", clock);
-        await rig.BecomeMasterAsync(1);
-        return rig;
+        rig.BecomeMaster(1);
+        coordinator = rig.Coordinator();
+        rig.Worker.HandoverActive = () => coordinator.Active;
     }
 
-    Task<HandoverResult> RunAsync(HandoverCoordinator c) => clock.RunAsync(() => c.HandoverAsync("test", CancellationToken.None));
+    Task<HandoverResult> Start(string trigger = "test") => coordinator.HandoverAsync(trigger, CancellationToken.None);
 
-    /// <summary>Asserts that a handover that did not hand over unpaused and disconnected no client at all.</summary>
-    static void AssertNoClientKillAfterUnpause(CallJournal j)
+    /// <summary>While the coordinator keeps writes paused, the pause never runs out by itself (it is renewed or lifted).</summary>
+    void PauseHolds()
     {
-        var unpause = j.IndexOf("redis.unpause");
-        Assert.True(unpause >= 0, "expected UNPAUSE; calls: " + j);
-        Assert.True(j.LastIndexOf("redis.kill") < 0, "no CLIENT KILL expected when the handover did not hand over; calls: " + j);
+        if (coordinator.WritesPaused) Assert.False(rig.Redis.Lapsed, $"writes were to be paused at {rig.Clock.GetUtcNow():HH:mm:ss.fff} but the pause had lapsed; calls: {rig.Journal}");
     }
 
-    [Theory]
-    [InlineData(false)] // the new master is seen by a poll
-    [InlineData(true)]  // the new master is announced by +switch-master
-    public async Task HandoverAsync_HappyPath_StepsInOrderAndHandedOver(bool byEvent)
+    Task<HandoverResult> DriveAsync(Task<HandoverResult> run) => rig.DriveAsync(run, Max, PauseHolds);
+
+    /// <summary>The Sentinel that accepts promotes redis-1 (epoch 2) <paramref name="after"/> the request.</summary>
+    void PromoteAfterAccepting(TimeSpan after) => rig.Sentinels.OnFailover = i =>
     {
-        var rig = await MasterRigAsync();
-        var from = rig.Journal.All.Count;
-        rig.Redis.Replication = n => n switch { 0 => OneReplica(100, 90), 1 => OneReplica(100, 95), 2 => OneReplica(100, 99), _ => OneReplica(100, 100) };
-        bool? activeDuringFailover = null;
-        rig.Sentinels.Failover = _ =>
+        rig.Clock.At(after, () => rig.Sentinels.Promote(i, Other, 2));
+        return (FailoverAnswer.Accepted, "OK");
+    };
+
+    void AssertNeverPausedAndNoFailover()
+    {
+        Assert.Equal(0, rig.Redis.Pauses);
+        Assert.Equal(0, rig.Journal.Count("redis.unpause"));
+        Assert.Equal(0, rig.Journal.CountStarting("sentinel.failover"));
+        Assert.False(coordinator.Active);
+        Assert.False(coordinator.WritesPaused);
+    }
+
+    void AssertUnpausedStayedMaster()
+    {
+        Assert.Equal(1, rig.Journal.Count("redis.unpause"));
+        Assert.Equal(0, rig.Journal.CountStarting("redis.replicaof"));
+        Assert.Equal(0, rig.Journal.Count("redis.kill"));
+        Assert.False(rig.Redis.Paused);
+        Assert.False(coordinator.WritesPaused);
+        Assert.False(coordinator.Active);
+        Assert.False(rig.Metrics.HandoverWritesPaused);
+    }
+
+    [Fact]
+    public async Task HandoverAsync_HappyPath_PauseCatchUpFailoverReplicaofUnpauseKillInOrder()
+    {
+        rig.Redis.State = MasterWithReplica(100, 90);                            // the replica is behind at first
+        rig.Clock.At(TimeSpan.FromMilliseconds(50), () => rig.Redis.State = MasterWithReplica(100, 100));
+        bool? caughtUpAtFailover = null, activeAtFailover = null, readyAtFailover = null;
+        PodIntent? intentAtFailover = null;
+        rig.Sentinels.OnFailover = i =>
         {
-            activeDuringFailover = rig.Worker.HandoverActive;
-            if (byEvent) rig.Worker.Tracker.OnSwitch(Other, 2);
-            else rig.Sentinels.Answers = () => AllSay(Other, 2);
-            return Task.FromResult<string?>(AcceptedBy);
+            caughtUpAtFailover = HandoverPlanner.CaughtUp(rig.Redis.State);
+            activeAtFailover = coordinator.Active;
+            rig.Tick();                                                          // the reconcile loop meanwhile
+            readyAtFailover = rig.Worker.Ready;
+            intentAtFailover = rig.Applier.Intent;
+            rig.Clock.At(TimeSpan.FromMilliseconds(300), () => rig.Sentinels.Promote(i, Other, 2));
+            return (FailoverAnswer.Accepted, "OK");
         };
 
-        var result = await RunAsync(rig.Coordinator());
+        var result = await DriveAsync(Start());
 
         Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
         Assert.Contains(Other.ToString(), result.Detail);
-        rig.Journal.AssertSubsequence(
-            "pod.condition False", "pod.label replica",       // out of the Service first (worker.ApplyAsync → IPodWriter)
-            "redis.pause",
-            "read.redis.replication", "sentinel.failover",
-            $"redis.replicate {Other}",
-            "redis.unpause",
-            "redis.kill");
-        var calls = rig.Journal.All.Skip(from).ToList();
-        Assert.Equal("redis.kill", calls[^1]);                              // clients go last, to the new master
-        Assert.Single(calls, c => c == "redis.kill");                       // and only once, after the unpause
-        Assert.Equal(4, calls.Count(c => c == "read.redis.replication"));   // the check, then 3 reads until caught up
-        Assert.True(calls.LastIndexOf("read.redis.replication") < calls.IndexOf("sentinel.failover"));
-        Assert.Equal(1, rig.Sentinels.FailoverCalls);
-        Assert.True(activeDuringFailover);
-        Assert.False(rig.Worker.HandoverActive);
-        Assert.Equal(1, rig.Metrics.Handovers.Value);
-        Assert.Equal(TimeSpan.FromMilliseconds(2000), rig.Redis.PausedFor); // bounded by HANDOVER_TIMEOUT_MS
-        Assert.Equal("replica", rig.Pod.Label);
-
-        await rig.TickAsync(); // the worker takes over again: a healthy replica of the new master
-        Assert.Equal("replica", rig.Pod.Label);
-        Assert.True(rig.Worker.Ready);
+        rig.Journal.AssertSubsequence("sentinel.probe-all", "redis.pause", "read.redis", "sentinel.failover 0", $"redis.replicaof {Other}", "redis.unpause", "redis.kill");
+        Assert.Equal("redis.kill", rig.Journal.Starting("redis.").Last()); // clients go last, once writes resumed
+        Assert.Equal(1, rig.Journal.Count("redis.kill"));
+        Assert.Equal(1, rig.Journal.Count("redis.unpause"));
+        Assert.Equal(1, rig.Journal.CountStarting("sentinel.failover"));
+        Assert.True(caughtUpAtFailover);
+        Assert.True(activeAtFailover);
+        Assert.False(readyAtFailover);                                           // out of the Service at once
+        Assert.Equal(new PodIntent(RoleLabel.Replica, false, "planned handover in progress"), intentAtFailover);
+        Assert.InRange(result.Promotion!.Value, TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(340)); // virtual time
+        Assert.Equal(0, rig.Redis.Lapses);
+        Assert.False(coordinator.Active);
+        Assert.False(coordinator.WritesPaused);
+        Assert.False(rig.Metrics.HandoverWritesPaused);
+        Assert.Equal(1, rig.Metrics.Handovers(HandoverOutcome.HandedOver).Value);
+        Assert.Contains(rig.Pods.Events, e => e is ("Normal", "HandedOver", _));
+        Assert.Equal(LocalRole.Replica, rig.Redis.State.Role);
     }
 
     [Fact]
-    public async Task HandoverAsync_LocalReplica_NotMasterAtOnce()
+    public async Task HandoverAsync_PromotionSeenThroughANewerEpochSignal_HandedOver()
     {
-        var rig = new WorkerRig(o => o.HandoverTimeoutMs = "2000", clock);
-        rig.Sentinels.Answers = () => AllSay(Other, 1);
+        // The accepting Sentinel stops answering; another Sentinel's +promoted-slave (epoch 2) reaches the worker.
+        rig.Sentinels.OnFailover = i =>
+        {
+            rig.Clock.At(TimeSpan.FromMilliseconds(100), () => rig.Sentinels[i] = FakeSentinel.Unreachable("timed out"));
+            rig.Clock.At(TimeSpan.FromMilliseconds(400), () => _ = rig.Worker.OnSignalAsync(new FailoverSignal(Sentinels[1], "+promoted-slave", Other, 2, rig.Clock.GetTimestamp())));
+            return (FailoverAnswer.Accepted, "OK");
+        };
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
+        Assert.Contains("+promoted-slave", result.Detail);
+        rig.Journal.AssertSubsequence($"redis.replicaof {Other}", "redis.unpause", "redis.kill");
+    }
+
+    [Fact]
+    public async Task HandoverAsync_PromotionWhileWaiting_PauseRenewedNeverLapses()
+    {
+        PromoteAfterAccepting(TimeSpan.FromSeconds(4));
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
+        Assert.True(rig.Redis.Pauses >= 4, $"expected the 3 s pause to be renewed every second for 4 s, got {rig.Redis.Pauses} pauses");
+        Assert.Equal(0, rig.Redis.Lapses);
+    }
+
+    [Fact]
+    public async Task HandoverAsync_NotMaster_NotMasterAtOnce()
+    {
+        rig.Sentinels.SetAll(Other, 2);
         rig.Redis.State = ReplicaOf(Other);
-        await rig.TickAsync();
-        var writes = rig.Journal.Writes.Count;
+        rig.Tick();
 
-        var result = await RunAsync(rig.Coordinator());
+        var run = Start();
 
-        Assert.Equal(HandoverOutcome.NotMaster, result.Outcome);
-        Assert.Equal(writes, rig.Journal.Writes.Count); // no pause, no failover, no pod write
-        Assert.Equal(0, rig.Sentinels.FailoverCalls);
-        Assert.Equal(0, clock.TimersCreated);
+        Assert.True(run.IsCompleted, "nothing to hand over: the answer comes at once");
+        Assert.Equal(HandoverOutcome.NotMaster, (await run).Outcome);
+        AssertNeverPausedAndNoFailover();
+        Assert.Equal(0, rig.Journal.CountStarting("sentinel.probe"));
+        Assert.Equal(1, rig.Metrics.Handovers(HandoverOutcome.NotMaster).Value);
     }
 
     [Fact]
-    public async Task HandoverAsync_LocalMasterButSentinelsNameAnother_NotMaster()
+    public async Task HandoverAsync_NoOnlineReplica_NoHealthyReplicaAtOnce()
     {
-        var rig = await MasterRigAsync();
-        rig.Worker.Tracker.OnSwitch(Other, 2);
-        var writes = rig.Journal.Writes.Count;
+        rig.Redis.State = MasterWithReplica(state: "wait_bgsave");
 
-        var result = await RunAsync(rig.Coordinator());
+        var run = Start();
 
-        Assert.Equal(HandoverOutcome.NotMaster, result.Outcome);
-        Assert.Contains(Other.ToString(), result.Detail);
-        Assert.Equal(writes, rig.Journal.Writes.Count);
-        Assert.DoesNotContain("redis.pause", rig.Journal.All);
+        Assert.True(run.IsCompleted);
+        Assert.Equal(HandoverOutcome.NoHealthyReplica, (await run).Outcome);
+        AssertNeverPausedAndNoFailover();
     }
 
     [Fact]
-    public async Task HandoverAsync_LocalRedisDoesNotAnswerButSentinelsNameMe_LocalUnreachableAfterRetrying()
+    public async Task HandoverAsync_LocalUnreachable_RetriesThenLocalUnreachable()
     {
-        var rig = await MasterRigAsync();
-        rig.Redis.State = RedisSidecars.Core.Roles.LocalRedisState.Unreachable("timed out");
-        var reads = rig.Journal.All.Count(c => c == "read.redis.state");
+        rig.Redis.State = Unreachable;
 
-        var result = await RunAsync(rig.Coordinator());
+        var result = await DriveAsync(Start());
 
         Assert.Equal(HandoverOutcome.LocalUnreachable, result.Outcome);
-        Assert.Contains("timed out", result.Detail);
-        Assert.True(rig.Journal.All.Count(c => c == "read.redis.state") - reads > 1, "the local Redis is asked more than once");
-        Assert.DoesNotContain("redis.pause", rig.Journal.All);
-        Assert.Equal(0, rig.Sentinels.FailoverCalls);
+        Assert.True(rig.Journal.Count("read.redis") > 2, "one failed read is not an answer: it asks again");
+        AssertNeverPausedAndNoFailover();
+        Assert.Equal(1, rig.Metrics.Handovers(HandoverOutcome.LocalUnreachable).Value);
+        Assert.Contains(rig.Pods.Events, e => e is ("Warning", "HandoverFailed", _));
     }
 
     [Fact]
-    public async Task HandoverAsync_NoSentinelView_NotMaster()
+    public async Task HandoverAsync_LocalBackAfterAFailedRead_HandedOver()
     {
-        var rig = new WorkerRig(o => o.HandoverTimeoutMs = "2000", clock);
-        rig.Redis.State = LocalMaster();
+        rig.Redis.State = Unreachable;
+        rig.Clock.At(TimeSpan.FromMilliseconds(300), () => rig.Redis.State = MasterWithReplica());
+        PromoteAfterAccepting(TimeSpan.FromMilliseconds(100));
 
-        var result = await RunAsync(rig.Coordinator());
-
-        Assert.Equal(HandoverOutcome.NotMaster, result.Outcome);
-        Assert.Contains("nobody", result.Detail);
-        Assert.DoesNotContain("redis.pause", rig.Journal.All);
+        Assert.Equal(HandoverOutcome.HandedOver, (await DriveAsync(Start())).Outcome);
     }
 
     [Fact]
-    public async Task HandoverAsync_NoOnlineReplica_NoHealthyReplicaNothingTouched()
+    public async Task HandoverAsync_PauseFails_LocalUnreachableNoFailoverAsked()
     {
-        var rig = await MasterRigAsync();
-        rig.Redis.Replication = _ => new ReplicationInfo(100, []);
-        var writes = rig.Journal.Writes.Count;
+        rig.Redis.Fails = command => command == "pause" ? "timed out" : null;
 
-        var result = await RunAsync(rig.Coordinator());
+        var result = await DriveAsync(Start());
 
-        Assert.Equal(HandoverOutcome.NoHealthyReplica, result.Outcome);
-        Assert.Equal(writes, rig.Journal.Writes.Count); // still labelled master, never paused
-        Assert.Equal("master", rig.Pod.Label);
-        Assert.True(rig.Worker.Ready);
-        Assert.False(rig.Worker.HandoverActive);
-        Assert.Equal(0, rig.Sentinels.FailoverCalls);
+        Assert.Equal(HandoverOutcome.LocalUnreachable, result.Outcome);
+        Assert.Contains("cannot pause writes", result.Detail);
+        Assert.Equal(0, rig.Journal.CountStarting("sentinel.failover"));
+        Assert.False(coordinator.Active);
+        Assert.False(coordinator.WritesPaused);
     }
 
     [Fact]
-    public async Task HandoverAsync_SentinelRefuses_UnpausedNoKillAndMasterAgain()
+    public async Task HandoverAsync_EverySentinelInTiltUntilTheBound_NoSentinelReadyNeverPaused()
     {
-        var rig = await MasterRigAsync();
-        rig.Redis.Replication = _ => OneReplica(100, 100);
-        rig.Sentinels.Failover = _ => Task.FromResult<string?>(null);
+        for (var i = 0; i < 3; i++) rig.Sentinels.Update(i, s => s with { Tilt = true });
 
-        var result = await RunAsync(rig.Coordinator());
+        var result = await DriveAsync(Start());
 
-        Assert.Equal(HandoverOutcome.SentinelRefused, result.Outcome);
-        rig.Journal.AssertSubsequence("redis.pause", "sentinel.failover", "redis.unpause");
-        AssertNoClientKillAfterUnpause(rig.Journal);
-        Assert.DoesNotContain(rig.Journal.All, c => c.StartsWith("redis.replicate", StringComparison.Ordinal));
-        Assert.False(rig.Worker.HandoverActive);
-        Assert.Equal(0, rig.Metrics.Handovers.Value);
-
-        await rig.TickAsync(); // still the Sentinels' master: labelled and ready again
-        Assert.Equal("master", rig.Pod.Label);
-        Assert.True(rig.Worker.Ready);
+        Assert.Equal(HandoverOutcome.NoSentinelReady, result.Outcome);
+        Assert.Contains("TILT", result.Detail);
+        Assert.Contains("never paused", result.Detail);
+        Assert.True(result.Took >= Bound);
+        AssertNeverPausedAndNoFailover();
+        Assert.True(rig.Journal.Count("sentinel.probe-all") > 2, "it asks again until the bound");
+        Assert.Equal(1, rig.Metrics.Handovers(HandoverOutcome.NoSentinelReady).Value);
     }
 
     [Fact]
-    public async Task HandoverAsync_ReplicaNeverCatchesUp_TimedOutWithinTimeoutAndUnpaused()
+    public async Task HandoverAsync_TiltEndsWithinTheBound_PausesOnlyThenAndHandsOver()
     {
-        var rig = await MasterRigAsync();
-        rig.Redis.Replication = _ => OneReplica(100, 90);
-        var start = clock.GetUtcNow();
+        for (var i = 0; i < 3; i++) rig.Sentinels.Update(i, s => s with { Tilt = true });
+        rig.Clock.At(TimeSpan.FromSeconds(2), () => rig.Sentinels.Update(1, s => s with { Tilt = false }));
+        var start = rig.Clock.GetUtcNow();
+        DateTimeOffset? firstPause = null;
+        rig.Redis.Fails = command =>
+        {
+            if (command == "pause") firstPause ??= rig.Clock.GetUtcNow();
+            return null;
+        };
+        PromoteAfterAccepting(TimeSpan.FromMilliseconds(200));
 
-        var result = await RunAsync(rig.Coordinator());
-
-        Assert.Equal(HandoverOutcome.TimedOut, result.Outcome);
-        Assert.Contains("HANDOVER_TIMEOUT_MS", result.Detail);
-        Assert.InRange(clock.Elapsed(start), TimeSpan.FromMilliseconds(2000), TimeSpan.FromMilliseconds(2020));
-        Assert.InRange(result.Took, TimeSpan.FromMilliseconds(2000), TimeSpan.FromMilliseconds(2020));
-        Assert.Equal(0, rig.Sentinels.FailoverCalls);
-        AssertNoClientKillAfterUnpause(rig.Journal);
-        Assert.False(rig.Worker.HandoverActive);
-    }
-
-    [Fact]
-    public async Task HandoverAsync_NoNewMasterAnnounced_TimedOutAndUnpaused()
-    {
-        var rig = await MasterRigAsync();
-        rig.Redis.Replication = _ => OneReplica(100, 100);
-        rig.Sentinels.Failover = _ => Task.FromResult<string?>(AcceptedBy); // accepted, but the Sentinels keep naming redis-0
-        var start = clock.GetUtcNow();
-
-        var result = await RunAsync(rig.Coordinator());
-
-        Assert.Equal(HandoverOutcome.TimedOut, result.Outcome);
-        Assert.Contains("did not announce", result.Detail);
-        Assert.InRange(clock.Elapsed(start), TimeSpan.FromMilliseconds(2000), TimeSpan.FromMilliseconds(2100));
-        Assert.DoesNotContain(rig.Journal.All, c => c.StartsWith("redis.replicate", StringComparison.Ordinal));
-        AssertNoClientKillAfterUnpause(rig.Journal);
-        Assert.False(rig.Worker.HandoverActive);
-    }
-
-    [Fact]
-    public async Task HandoverAsync_TwoConcurrentCalls_ShareOneRun()
-    {
-        var rig = await MasterRigAsync();
-        rig.Redis.Replication = _ => OneReplica(100, 100);
-        var failover = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        rig.Sentinels.Failover = _ => failover.Task;
-        var coordinator = rig.Coordinator();
-
-        var first = coordinator.HandoverAsync("SIGTERM", CancellationToken.None);
-        await WaitUntilAsync(() => rig.Sentinels.FailoverCalls == 1);
-        var second = coordinator.HandoverAsync("POST /handover", CancellationToken.None);
-
-        Assert.Same(first, second);
-        Assert.False(first.IsCompleted);
-
-        // Meanwhile the reconcile loop keeps the pod out of the Service.
-        await rig.TickAsync();
-        Assert.Equal("replica", rig.Pod.Label);
-        Assert.False(rig.Worker.Ready);
-
-        rig.Worker.Tracker.OnSwitch(Other, 2);
-        failover.SetResult(AcceptedBy);
-        var result = await first.WaitAsync(TimeSpan.FromSeconds(10));
+        var result = await DriveAsync(Start());
 
         Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
-        Assert.Equal(1, rig.Sentinels.FailoverCalls);
-        Assert.Equal(1, rig.Journal.Count("redis.pause"));
+        Assert.True(firstPause - start >= TimeSpan.FromSeconds(2), $"paused {firstPause - start} after the start, before TILT ended");
+        Assert.Equal(["sentinel.failover 1"], rig.Journal.Starting("sentinel.failover")); // the one out of TILT
     }
 
     [Fact]
-    public async Task HandoverAsync_CalledAgainAfterHandedOver_NotMaster()
+    public async Task HandoverAsync_OneSentinelInTilt_AsksAnother()
     {
-        var rig = await MasterRigAsync();
-        rig.Redis.Replication = _ => OneReplica(100, 100);
-        rig.Sentinels.Failover = _ => { rig.Worker.Tracker.OnSwitch(Other, 2); return Task.FromResult<string?>(AcceptedBy); };
-        var coordinator = rig.Coordinator();
-        var first = await clock.RunAsync(() => coordinator.HandoverAsync("POST /handover", CancellationToken.None));
-        Assert.Equal(HandoverOutcome.HandedOver, first.Outcome);
+        rig.Sentinels.Update(0, s => s with { Tilt = true });
+        PromoteAfterAccepting(TimeSpan.FromMilliseconds(100));
 
-        var second = await clock.RunAsync(() => coordinator.HandoverAsync("SIGTERM", CancellationToken.None));
-
-        Assert.Equal(HandoverOutcome.NotMaster, second.Outcome);
-        Assert.Equal(1, rig.Sentinels.FailoverCalls);
-        Assert.Equal(1, rig.Journal.Count("redis.pause"));
+        Assert.Equal(HandoverOutcome.HandedOver, (await DriveAsync(Start())).Outcome);
+        Assert.Equal(["sentinel.failover 1"], rig.Journal.Starting("sentinel.failover"));
     }
 
     [Fact]
-    public async Task HandoverAsync_CalledAgainAfterRefusal_RunsAgain()
+    public async Task HandoverAsync_SentinelRefuses_UnpausedSentinelRefused()
     {
-        var rig = await MasterRigAsync();
-        rig.Redis.Replication = _ => OneReplica(100, 100);
-        var coordinator = rig.Coordinator();
-        Assert.Equal(HandoverOutcome.SentinelRefused, (await clock.RunAsync(() => coordinator.HandoverAsync("a", CancellationToken.None))).Outcome);
-        await rig.TickAsync();
+        rig.Sentinels.OnFailover = _ => (FailoverAnswer.Refused, "ERR NOGOODSLAVE No suitable replica to promote");
 
-        rig.Sentinels.Failover = _ => { rig.Worker.Tracker.OnSwitch(Other, 2); return Task.FromResult<string?>(AcceptedBy); };
-        var again = await clock.RunAsync(() => coordinator.HandoverAsync("b", CancellationToken.None));
+        var result = await DriveAsync(Start());
 
-        Assert.Equal(HandoverOutcome.HandedOver, again.Outcome);
-        Assert.Equal(2, rig.Sentinels.FailoverCalls);
+        Assert.Equal(HandoverOutcome.SentinelRefused, result.Outcome);
+        Assert.Contains("NOGOODSLAVE", result.Detail);
+        rig.Journal.AssertSubsequence("redis.pause", "sentinel.failover 0", "redis.unpause");
+        AssertUnpausedStayedMaster();
+        Assert.Equal(1, rig.Metrics.Handovers(HandoverOutcome.SentinelRefused).Value);
     }
 
-    static async Task WaitUntilAsync(Func<bool> condition)
+    [Fact]
+    public async Task HandoverAsync_UnknownAnswerButAccepted_WaitsAndHandsOver()
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!condition())
+        // The reply timed out, but the Sentinel got the request: it is treated as accepted, not as a refusal.
+        rig.Sentinels.OnFailover = i =>
         {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 10 s");
-            await Task.Delay(5);
-        }
+            rig.Sentinels.Update(i, s => s with { FailoverInProgress = true });
+            rig.Clock.At(TimeSpan.FromSeconds(1), () => rig.Sentinels.Promote(i, Other, 2));
+            return (FailoverAnswer.Unknown, "timed out");
+        };
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
+        Assert.Equal(0, rig.Redis.Lapses);
+        rig.Journal.AssertSubsequence("sentinel.failover 0", $"redis.replicaof {Other}", "redis.unpause", "redis.kill");
+        Assert.Equal(1, rig.Journal.Count("redis.unpause"));
+    }
+
+    [Fact]
+    public async Task HandoverAsync_UnknownAnswerAndNoFailoverAnywhere_VerifiedAbortNotRefused()
+    {
+        rig.Sentinels.OnFailover = _ => (FailoverAnswer.Unknown, "connection reset");
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.FailoverAborted, result.Outcome);
+        AssertUnpausedStayedMaster();
+    }
+
+    [Fact]
+    public async Task HandoverAsync_FailoverVerifiablyAborted_UnpausedFailoverAborted()
+    {
+        rig.Sentinels.OnFailover = i =>
+        {
+            rig.Clock.At(TimeSpan.FromSeconds(1), () => rig.Sentinels.Abort(i));
+            return (FailoverAnswer.Accepted, "OK");
+        };
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.FailoverAborted, result.Outcome);
+        Assert.True(result.Took >= TimeSpan.FromSeconds(1));
+        AssertUnpausedStayedMaster();
+        Assert.Equal(0, rig.Redis.Lapses);
+        Assert.Equal(1, rig.Metrics.Handovers(HandoverOutcome.FailoverAborted).Value);
+    }
+
+    [Fact]
+    public async Task HandoverAsync_AcceptingSentinelUnreachableOthersNameThisPod_PendingNotAborted()
+    {
+        rig.Sentinels.OnFailover = i =>
+        {
+            rig.Clock.At(TimeSpan.FromMilliseconds(100), () => rig.Sentinels[i] = FakeSentinel.Unreachable("timed out"));
+            return (FailoverAnswer.Accepted, "OK");
+        };
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.FailoverPending, result.Outcome);
+        Assert.Equal(0, rig.Journal.Count("redis.unpause"));
+        Assert.True(rig.Redis.Paused);
+    }
+
+    [Fact]
+    public async Task HandoverAsync_PromotionNotSeenWithinTheBound_PendingWritesStayPausedUntilItCompletes()
+    {
+        rig.Sentinels.OnFailover = _ => (FailoverAnswer.Accepted, "OK"); // in progress, and nothing more for now
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.FailoverPending, result.Outcome);
+        Assert.True(result.Took >= Bound);
+        Assert.True(coordinator.WritesPaused);
+        Assert.True(coordinator.Active);
+        Assert.True(rig.Metrics.HandoverWritesPaused);
+        Assert.Equal(1, rig.Metrics.Handovers(HandoverOutcome.FailoverPending).Value);
+        Assert.Contains(rig.Pods.Events, e => e is ("Warning", "HandoverPending", _));
+        var pending = coordinator.Pending;
+        Assert.NotNull(pending);
+
+        // Long after the answer the pause is still renewed, and nothing resumes writes.
+        var pausesAtAnswer = rig.Redis.Pauses;
+        await rig.DriveUntilAsync(() => rig.Redis.Pauses >= pausesAtAnswer + 10, Max, PauseHolds);
+        Assert.Equal(0, rig.Journal.Count("redis.unpause"));
+        Assert.True(rig.Redis.Paused);
+        Assert.False(pending.IsCompleted);
+
+        // Then Sentinel completes the failover: the node replicates the new master, unpauses and disconnects its clients.
+        rig.Sentinels.Promote(0, Other, 2);
+        await rig.DriveUntilAsync(() => pending.IsCompleted, Max, PauseHolds);
+        await pending;
+
+        rig.Journal.AssertSubsequence($"redis.replicaof {Other}", "redis.unpause", "redis.kill");
+        Assert.Equal(1, rig.Journal.Count("redis.unpause"));
+        Assert.False(coordinator.WritesPaused);
+        Assert.False(coordinator.Active);
+        Assert.Equal(0, rig.Redis.Lapses);
+        Assert.Equal(1, rig.Metrics.Handovers(HandoverOutcome.HandedOver).Value);
+    }
+
+    [Fact]
+    public async Task HandoverAsync_PendingFailoverLaterAborted_UnpausedThen()
+    {
+        rig.Sentinels.OnFailover = _ => (FailoverAnswer.Accepted, "OK");
+        Assert.Equal(HandoverOutcome.FailoverPending, (await DriveAsync(Start())).Outcome);
+        var pending = coordinator.Pending!;
+
+        rig.Sentinels.Abort(0);
+        await rig.DriveUntilAsync(() => pending.IsCompleted, Max, PauseHolds);
+        await pending;
+
+        AssertUnpausedStayedMaster();
+        Assert.Equal(1, rig.Metrics.Handovers(HandoverOutcome.FailoverAborted).Value);
+    }
+
+    [Fact]
+    public async Task HandoverAsync_CalledAgainWhileAFailoverIsPending_NoSecondRunNothingResumed()
+    {
+        // preStop ended with FailoverPending, then SIGTERM (or an operator) asks again. The other Sentinels can act
+        // and refuse: a second run would unpause while the first failover may still happen.
+        rig.Sentinels.OnFailover = i => i == 0 ? (FailoverAnswer.Accepted, "OK") : (FailoverAnswer.Refused, "ERR INPROG");
+        Assert.Equal(HandoverOutcome.FailoverPending, (await DriveAsync(Start("preStop"))).Outcome);
+
+        var again = await DriveAsync(Start("SIGTERM"));
+
+        Assert.Equal(HandoverOutcome.FailoverPending, again.Outcome);
+        Assert.Equal(0, rig.Journal.Count("redis.unpause"));
+        Assert.Equal(["sentinel.failover 0"], rig.Journal.Starting("sentinel.failover"));
+        Assert.True(rig.Redis.Paused);
+        Assert.True(coordinator.WritesPaused);
+    }
+
+    [Fact]
+    public async Task HandoverAsync_ReplicaNeverCatchesUp_CatchUpTimedOutUnpausedNoFailover()
+    {
+        rig.Redis.State = MasterWithReplica(100, 90);
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.CatchUpTimedOut, result.Outcome);
+        Assert.Equal(0, rig.Journal.CountStarting("sentinel.failover"));
+        AssertUnpausedStayedMaster();
+        Assert.Equal(0, rig.Redis.Lapses);
+    }
+
+    [Fact]
+    public async Task HandoverAsync_ReplicaofFails_StillUnpausesAndHandsOver()
+    {
+        rig.Redis.Fails = command => command == "replicaof" ? "connection reset" : null;
+        PromoteAfterAccepting(TimeSpan.FromMilliseconds(100));
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
+        rig.Journal.AssertSubsequence($"redis.replicaof {Other}", "redis.unpause", "redis.kill");
+        Assert.False(coordinator.WritesPaused);
+    }
+
+    [Fact]
+    public async Task HandoverAsync_ConcurrentCalls_ShareOneRun()
+    {
+        PromoteAfterAccepting(TimeSpan.FromMilliseconds(200));
+
+        var first = Start("preStop");
+        var second = Start("SIGTERM");
+
+        Assert.Same(first, second);
+        Assert.Equal(HandoverOutcome.HandedOver, (await DriveAsync(first)).Outcome);
+        Assert.Equal(1, rig.Journal.CountStarting("sentinel.failover"));
+        Assert.Equal(1, rig.Journal.Count("redis.kill"));
+
+        // A later call is a new run: this node is a replica now.
+        rig.Sentinels.SetAll(Other, 2);
+        Assert.Equal(HandoverOutcome.NotMaster, (await Start("again")).Outcome);
+    }
+
+    [Fact]
+    public async Task HandoverAsync_ApiHangs_HandoverCompletesWithoutWaitingForIt()
+    {
+        // Every API call hangs, and the applier is running beside the handover, stuck on its first write.
+        using var stop = new CancellationTokenSource();
+        rig.Pods.Before = (_, ct) => FakePodWriter.Hang(ct);
+        var applier = rig.Applier.RunAsync(stop.Token);
+        rig.Sentinels.OnFailover = i =>
+        {
+            rig.Tick(); // publishes replica/not ready: the applier starts a write that never returns
+            rig.Clock.At(TimeSpan.FromMilliseconds(200), () => rig.Sentinels.Promote(i, Other, 2));
+            return (FailoverAnswer.Accepted, "OK");
+        };
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
+        Eventually.Holds(() => rig.Journal.CountStarting("api.condition") == 1, "the applier's write started");
+        // From the handover itself: one event, fired and not awaited (it is still hanging).
+        Assert.Equal(["api.event Normal HandedOver"], rig.Journal.Starting("api.event"));
+        Assert.Empty(rig.Journal.Starting("api.label"));
+        Assert.False(applier.IsCompleted);
+        await stop.CancelAsync();
+        await applier.ContinueWith(_ => { }, TaskScheduler.Default);
     }
 }

@@ -7,7 +7,7 @@ using Xunit;
 
 namespace RedisSidecars.UnitTests.Sidecar;
 
-/// <summary>The probe/metrics/handover server over a real loopback socket.</summary>
+/// <summary>The small HTTP server over a real loopback socket (an ephemeral port chosen by the OS), with its own route table.</summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class HttpEndpointsTests : IAsyncLifetime
 {
@@ -15,22 +15,25 @@ public sealed class HttpEndpointsTests : IAsyncLifetime
     readonly HttpClient http = new() { Timeout = TimeSpan.FromSeconds(10) };
     HttpEndpoints server = null!;
     Task serving = Task.CompletedTask;
-    int handoverCalls;
-
-    volatile bool alive = true;
     volatile bool ready;
-    string metricsText = "# HELP x y\n# TYPE x gauge\nx 1\n";
-    HandoverResult handoverResult = new(HandoverOutcome.HandedOver, "new master 127.0.1.2:6379", TimeSpan.FromMilliseconds(1234));
-    Exception? handoverThrows;
+    int handlerCalls;
+    string? methodSeen;
+    Exception? handlerThrows;
 
     public Task InitializeAsync()
     {
-        server = new HttpEndpoints(IPAddress.Loopback, 0, () => alive, () => ready, () => metricsText,
-            _ =>
+        server = new HttpEndpoints(IPAddress.Loopback, 0, new Dictionary<string, Func<string, CancellationToken, Task<HttpReply>>>
+        {
+            ["/readyz"] = HttpEndpoints.Get(() => ready ? HttpReply.Plain(200, "ready\n") : HttpReply.Plain(503, "not ready\n")),
+            ["/metrics"] = HttpEndpoints.Get(() => new HttpReply(200, "text/plain; version=0.0.4; charset=utf-8", "x 1\n")),
+            ["/action"] = (method, _) =>
             {
-                Interlocked.Increment(ref handoverCalls);
-                return handoverThrows is { } e ? Task.FromException<HandoverResult>(e) : Task.FromResult(handoverResult);
-            }, NullLogger.Instance);
+                Interlocked.Increment(ref handlerCalls);
+                methodSeen = method;
+                if (handlerThrows is { } e) throw e;
+                return Task.FromResult(method is "POST" or "GET" ? HttpReply.Plain(200, $"did it ({method})\n") : HttpReply.Plain(405, "method not allowed\n"));
+            },
+        }, NullLogger.Instance);
         server.Start();
         serving = server.RunAsync(stop.Token);
         return Task.CompletedTask;
@@ -46,8 +49,7 @@ public sealed class HttpEndpointsTests : IAsyncLifetime
 
     Uri Url(string path) => new($"http://127.0.0.1:{server.Port}{path}");
 
-    Task<HttpResponseMessage> GetAsync(string path) => http.GetAsync(Url(path));
-    Task<HttpResponseMessage> PostAsync(string path) => http.PostAsync(Url(path), new StringContent(""));
+    Task<HttpResponseMessage> SendAsync(string method, string path) => http.SendAsync(new HttpRequestMessage(new HttpMethod(method), Url(path)));
 
     /// <summary>Sends raw bytes and reads until the server closes the connection.</summary>
     async Task<string> RawAsync(string request)
@@ -67,136 +69,124 @@ public sealed class HttpEndpointsTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Livez_PerDelegate_200Or503()
+    public async Task Get_RouteHandler_ItsReply()
     {
-        using (var ok = await GetAsync("/livez")) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
-
-        alive = false;
-        using var stalled = await GetAsync("/livez");
-
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, stalled.StatusCode);
-        Assert.Contains("stalled", await stalled.Content.ReadAsStringAsync());
-    }
-
-    [Fact]
-    public async Task Readyz_PerDelegate_503Then200()
-    {
-        using (var no = await GetAsync("/readyz")) Assert.Equal(HttpStatusCode.ServiceUnavailable, no.StatusCode);
+        using (var no = await http.GetAsync(Url("/readyz"))) Assert.Equal(HttpStatusCode.ServiceUnavailable, no.StatusCode);
 
         ready = true;
-        using var yes = await GetAsync("/readyz");
+        using var yes = await http.GetAsync(Url("/readyz"));
 
         Assert.Equal(HttpStatusCode.OK, yes.StatusCode);
         Assert.Equal("ready\n", await yes.Content.ReadAsStringAsync());
+        Assert.Equal("text/plain", yes.Content.Headers.ContentType!.MediaType);
     }
 
     [Fact]
-    public async Task Readyz_WithQueryString_SameRoute()
+    public async Task Get_ContentTypeOfTheReply_Sent()
+    {
+        using var r = await http.GetAsync(Url("/metrics"));
+
+        Assert.Contains(r.Content.Headers.ContentType!.Parameters, p => p.Name == "version" && p.Value == "0.0.4");
+    }
+
+    [Fact]
+    public async Task Get_WithQueryString_SameRoute()
     {
         ready = true;
-        using var r = await GetAsync("/readyz?verbose=1");
+
+        using var r = await http.GetAsync(Url("/readyz?verbose=1"));
 
         Assert.Equal(HttpStatusCode.OK, r.StatusCode);
-    }
-
-    [Fact]
-    public async Task Metrics_Get_PrometheusContentTypeAndBody()
-    {
-        metricsText = new SidecarMetrics { Role = 2 }.Render();
-
-        using var r = await GetAsync("/metrics");
-
-        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
-        Assert.Equal("text/plain", r.Content.Headers.ContentType!.MediaType);
-        Assert.Contains(r.Content.Headers.ContentType.Parameters, p => p.Name == "version" && p.Value == "0.0.4");
-        Assert.Equal(metricsText, await r.Content.ReadAsStringAsync());
-    }
-
-    [Theory]
-    [InlineData("POST", HandoverOutcome.HandedOver, HttpStatusCode.OK)]
-    [InlineData("GET", HandoverOutcome.HandedOver, HttpStatusCode.OK)]
-    [InlineData("POST", HandoverOutcome.NotMaster, HttpStatusCode.OK)]
-    [InlineData("GET", HandoverOutcome.NotMaster, HttpStatusCode.OK)]
-    [InlineData("POST", HandoverOutcome.NoHealthyReplica, HttpStatusCode.OK)]
-    [InlineData("POST", HandoverOutcome.TimedOut, HttpStatusCode.InternalServerError)]
-    [InlineData("GET", HandoverOutcome.TimedOut, HttpStatusCode.InternalServerError)]
-    [InlineData("POST", HandoverOutcome.SentinelRefused, HttpStatusCode.InternalServerError)]
-    public async Task Handover_CallsDelegate_StatusPerOutcome(string method, HandoverOutcome outcome, HttpStatusCode expected)
-    {
-        handoverResult = new HandoverResult(outcome, "detail text", TimeSpan.FromMilliseconds(42));
-
-        using var r = method == "POST" ? await PostAsync("/handover") : await GetAsync("/handover");
-
-        Assert.Equal(expected, r.StatusCode);
-        Assert.Equal(1, handoverCalls);
-        var body = await r.Content.ReadAsStringAsync();
-        Assert.StartsWith(outcome.ToString(), body);
-        Assert.Contains("detail text", body);
-    }
-
-    [Fact]
-    public async Task Handover_DelegateThrows_500WithTheErrorAndServerKeepsAnswering()
-    {
-        handoverThrows = new TimeoutException("local Redis frozen");
-
-        using var r = await PostAsync("/handover");
-
-        Assert.Equal(HttpStatusCode.InternalServerError, r.StatusCode);
-        Assert.Equal("handover failed: TimeoutException\n", await r.Content.ReadAsStringAsync());
-        using var next = await GetAsync("/livez");
-        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
-    }
-
-    [Fact]
-    public async Task Handover_Put_405AndDelegateNotCalled()
-    {
-        using var r = await http.PutAsync(Url("/handover"), new StringContent(""));
-
-        Assert.Equal(HttpStatusCode.MethodNotAllowed, r.StatusCode);
-        Assert.Equal(0, handoverCalls);
     }
 
     [Theory]
     [InlineData("/")]
     [InlineData("/nope")]
     [InlineData("/readyz/extra")]
-    public async Task UnknownPath_404(string path)
+    [InlineData("/READYZ")]
+    public async Task AnyMethod_UnknownPath_404(string path)
     {
-        using var r = await GetAsync(path);
+        using var get = await SendAsync("GET", path);
+        using var post = await SendAsync("POST", path);
 
-        Assert.Equal(HttpStatusCode.NotFound, r.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, get.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, post.StatusCode);
     }
 
     [Theory]
-    [InlineData("/readyz")]
-    [InlineData("/livez")]
-    [InlineData("/metrics")]
-    public async Task ProbePost_405(string path)
+    [InlineData("POST")]
+    [InlineData("PUT")]
+    [InlineData("DELETE")]
+    public async Task Get_OtherMethodOnAGetRoute_405(string method)
     {
-        using var r = await PostAsync(path);
+        using var r = await SendAsync(method, "/readyz");
 
         Assert.Equal(HttpStatusCode.MethodNotAllowed, r.StatusCode);
     }
 
+    [Theory]
+    [InlineData("POST")]
+    [InlineData("GET")]
+    [InlineData("PUT")]
+    public async Task Handler_GivenTheMethod_DecidesItself(string method)
+    {
+        using var r = await SendAsync(method, "/action");
+
+        Assert.Equal(method == "PUT" ? HttpStatusCode.MethodNotAllowed : HttpStatusCode.OK, r.StatusCode);
+        Assert.Equal(method, methodSeen);
+        Assert.Equal(1, handlerCalls);
+    }
+
     [Fact]
-    public async Task Head_Readyz_StatusWithoutBody()
+    public async Task Head_GetRoute_StatusAndLengthWithoutBody()
     {
         ready = true;
 
         var reply = await RawAsync("HEAD /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
 
         Assert.StartsWith("HTTP/1.1 200 OK\r\n", reply);
+        Assert.Contains("Content-Length: 6\r\n", reply);
         Assert.EndsWith("\r\n\r\n", reply);
     }
 
     [Fact]
-    public async Task RawRequest_Http10_AnsweredAndClosed()
+    public async Task Handler_Throws_500WithOneLineAndServerKeepsAnswering()
     {
-        var reply = await RawAsync("GET /livez HTTP/1.0\r\n\r\n");
+        handlerThrows = new TimeoutException("local Redis frozen\nsecond line");
+
+        using var r = await http.PostAsync(Url("/action"), new StringContent(""));
+
+        Assert.Equal(HttpStatusCode.InternalServerError, r.StatusCode);
+        Assert.Equal("/action failed: TimeoutException\n", await r.Content.ReadAsStringAsync()); // the type, not the message
+        ready = true;
+        using var next = await http.GetAsync(Url("/readyz"));
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+    }
+
+    [Fact]
+    public async Task Request_TwoOnOneConnection_OnlyTheFirstAnsweredThenClosed()
+    {
+        ready = true;
+
+        var reply = await RawAsync("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\nPOST /action HTTP/1.1\r\nHost: x\r\n\r\n");
+
+        Assert.Equal(1, CountOf(reply, "HTTP/1.1 "));
+        Assert.Contains("Connection: close\r\n", reply);
+        Assert.EndsWith("\r\n\r\nready\n", reply);
+        Assert.Equal(0, handlerCalls);
+    }
+
+    static int CountOf(string text, string part) => (text.Length - text.Replace(part, "", StringComparison.Ordinal).Length) / part.Length;
+
+    [Fact]
+    public async Task Request_Http10_AnsweredAndClosed()
+    {
+        ready = true;
+
+        var reply = await RawAsync("GET /readyz HTTP/1.0\r\n\r\n");
 
         Assert.StartsWith("HTTP/1.1 200 OK\r\n", reply);
-        Assert.Contains("Connection: close\r\n", reply);
-        Assert.EndsWith("\r\n\r\nok\n", reply);
+        Assert.EndsWith("\r\n\r\nready\n", reply);
     }
 
     [Theory]
@@ -204,29 +194,41 @@ public sealed class HttpEndpointsTests : IAsyncLifetime
     [InlineData("GET\r\n\r\n")]
     [InlineData("GET / HTTP/1.1 extra\r\n\r\n")]
     [InlineData("\0\u0001\u0002\r\n\r\n")]
-    public async Task GarbageRequest_ConnectionClosedAndServerStillAnswers(string garbage)
+    public async Task Request_Malformed_ClosedWithoutAnswerServerStillAnswers(string garbage)
     {
         var reply = await RawAsync(garbage);
 
-        Assert.DoesNotContain("200", reply);
-        using var next = await GetAsync("/livez");
-        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        Assert.Equal("", reply);
+        using var next = await http.GetAsync(Url("/readyz"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, next.StatusCode);
     }
 
     [Fact]
-    public async Task OversizedHeaders_ConnectionClosedAndServerStillAnswers()
+    public async Task Request_OversizedHeaders_ClosedServerStillAnswers()
     {
         string? reply;
-        try { reply = await RawAsync("GET /livez HTTP/1.1\r\nX-Big: " + new string('a', 10_000) + "\r\n\r\n"); }
+        try { reply = await RawAsync("GET /readyz HTTP/1.1\r\nX-Big: " + new string('a', 10_000) + "\r\n\r\n"); }
         catch (IOException) { reply = null; } // closed with unread bytes: a reset is as good as a close
 
         Assert.True(string.IsNullOrEmpty(reply), "expected no response, got: " + reply);
-        using var next = await GetAsync("/livez");
-        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        using var next = await http.GetAsync(Url("/readyz"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, next.StatusCode);
     }
 
     [Fact]
-    public async Task ClientClosesEarly_ServerStillAnswers()
+    public async Task Request_SlowClientHoldingAConnection_OthersStillAnswered()
+    {
+        using var slow = new TcpClient();
+        await slow.ConnectAsync(IPAddress.Loopback, server.Port);
+        await slow.GetStream().WriteAsync(Encoding.ASCII.GetBytes("GET /readyz HTTP/1.1\r\n"));
+
+        using var next = await http.GetAsync(Url("/readyz"));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, next.StatusCode);
+    }
+
+    [Fact]
+    public async Task Request_ClientClosesEarly_ServerStillAnswers()
     {
         for (var i = 0; i < 5; i++)
         {
@@ -236,19 +238,7 @@ public sealed class HttpEndpointsTests : IAsyncLifetime
             client.Close();
         }
 
-        using var next = await GetAsync("/livez");
-
-        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
-    }
-
-    [Fact]
-    public async Task SlowClientHoldingAConnection_OtherRequestsStillAnswered()
-    {
-        using var slow = new TcpClient();
-        await slow.ConnectAsync(IPAddress.Loopback, server.Port);
-        await slow.GetStream().WriteAsync(Encoding.ASCII.GetBytes("GET /livez HTTP/1.1\r\n"));
-
-        using var next = await GetAsync("/readyz");
+        using var next = await http.GetAsync(Url("/readyz"));
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, next.StatusCode);
     }
@@ -257,7 +247,6 @@ public sealed class HttpEndpointsTests : IAsyncLifetime
     public async Task RunAsync_Cancelled_StopsListening()
     {
         var port = server.Port;
-        using (var before = await GetAsync("/livez")) Assert.Equal(HttpStatusCode.OK, before.StatusCode);
 
         await stop.CancelAsync();
         await serving.WaitAsync(TimeSpan.FromSeconds(10));

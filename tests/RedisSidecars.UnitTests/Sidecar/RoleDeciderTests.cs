@@ -1,146 +1,99 @@
 using RedisSidecars.Core.Addressing;
 using RedisSidecars.Core.Roles;
 using Xunit;
+using static RedisSidecars.UnitTests.Sidecar.Nodes;
 
 namespace RedisSidecars.UnitTests.Sidecar;
 
-/// <summary>DESIGN.md "The sidecar's rules", the table, row by row.</summary>
+/// <summary>DESIGN.md's decision table, row by row.</summary>
 public sealed class RoleDeciderTests
 {
-    public enum View { MasterIsMe, MasterIsOther, NoView, LostMasterWasMe, LostMasterWasOther, LostNeverHadMaster }
-
-    public enum Local { Master, ReplicaLinkUp, ReplicaLinkDown, ReplicaSyncing, ReplicaLoading, Unreachable, ReplicaOfThird }
-
-    public enum Expect { MasterReady, ReplicaReady, ReplicaNotReady, NoDecision }
-
-    static SentinelView ViewOf(View v) => v switch
+    public sealed record Row(string Name, SentinelView View, LocalRedisState Local, RoleLabel Label, bool Ready, bool Urgent)
     {
-        View.MasterIsMe => new(Nodes.Me, 3, "poll", false, 3, 3),
-        View.MasterIsOther => new(Nodes.Other, 3, "event", false, 3, 3),
-        View.NoView => new(null, -1, "none", false, 1, 3),
-        View.LostMasterWasMe => new(Nodes.Me, 3, "poll", true, 1, 3),
-        View.LostMasterWasOther => new(Nodes.Other, 3, "poll", true, 1, 3),
-        View.LostNeverHadMaster => new(null, -1, "none", true, 0, 3),
-        _ => throw new ArgumentOutOfRangeException(nameof(v)),
-    };
+        public override string ToString() => Name;
+    }
 
-    static LocalRedisState LocalOf(Local l) => l switch
+    public static TheoryData<Row> Table => new()
     {
-        Local.Master => new(LocalRole.Master, Offset: 100),
-        Local.ReplicaLinkUp => new(LocalRole.Replica, Nodes.Other, LinkUp: true),
-        Local.ReplicaLinkDown => new(LocalRole.Replica, Nodes.Other, LinkUp: false),
-        Local.ReplicaSyncing => new(LocalRole.Replica, Nodes.Other, LinkUp: true, Syncing: true),
-        Local.ReplicaLoading => new(LocalRole.Replica, Nodes.Other, LinkUp: true, Loading: true),
-        Local.Unreachable => LocalRedisState.Unreachable("connection refused"),
-        Local.ReplicaOfThird => new(LocalRole.Replica, Nodes.Third, LinkUp: true),
-        _ => throw new ArgumentOutOfRangeException(nameof(l)),
+        // Sentinels name this pod.
+        new("named me, local master", View(Me), LonelyMaster(), RoleLabel.Master, true, false),
+        new("named me, local master with replicas", View(Me), MasterWithReplica(), RoleLabel.Master, true, false),
+        new("named me, local unreachable: keep the label", View(Me), Unreachable, RoleLabel.Keep, false, false),
+        new("named me, local healthy replica", View(Me), ReplicaOf(Other), RoleLabel.Replica, false, true),
+        new("named me, local replica with link down", View(Me), ReplicaOf(Other, linkUp: false), RoleLabel.Replica, false, true),
+        // Sentinels name another pod.
+        new("named other, healthy replica of it", View(Other), ReplicaOf(Other), RoleLabel.Replica, true, false),
+        new("named other, replica with unknown master host", View(Other), new LocalRedisState(LocalRole.Replica, null, LinkUp: true), RoleLabel.Replica, true, false),
+        new("named other, replica of a third pod", View(Other), ReplicaOf(Third), RoleLabel.Replica, false, false),
+        new("named other, replica link down", View(Other), ReplicaOf(Other, linkUp: false), RoleLabel.Replica, false, false),
+        new("named other, replica syncing", View(Other), ReplicaOf(Other, syncing: true), RoleLabel.Replica, false, false),
+        new("named other, replica loading", View(Other), ReplicaOf(Other, loading: true), RoleLabel.Replica, false, false),
+        new("named other, local unreachable", View(Other), Unreachable, RoleLabel.Replica, false, false),
+        new("named other, local master (old master back)", View(Other), LonelyMaster(), RoleLabel.Replica, false, false),
+        new("named other, local master, failover in progress (being promoted)", View(Other, failover: true), LonelyMaster(), RoleLabel.Replica, false, false),
+        // No Sentinel majority for longer than the grace: whatever the last view said.
+        new("lost, local master: out at once", View(Me, lost: true), MasterWithReplica(), RoleLabel.Replica, false, true),
+        new("lost, healthy replica keeps its link-based readiness", View(Other, lost: true), ReplicaOf(Other), RoleLabel.Replica, true, false),
+        new("lost, replica link down", View(Other, lost: true), ReplicaOf(Other, linkUp: false), RoleLabel.Replica, false, false),
+        new("lost, local unreachable", View(Me, lost: true), Unreachable, RoleLabel.Replica, false, false),
+        new("lost without any view yet, local master", View(null, lost: true), LonelyMaster(), RoleLabel.Replica, false, true),
     };
-
-    static bool IsMe(NodeAddress n) => n.Equals(Nodes.Me);
 
     [Theory]
-    // master is me
-    [InlineData(View.MasterIsMe, Local.Master, Expect.MasterReady)]
-    [InlineData(View.MasterIsMe, Local.ReplicaLinkUp, Expect.ReplicaNotReady)]        // promotion pending
-    [InlineData(View.MasterIsMe, Local.Unreachable, Expect.ReplicaNotReady)]
-    // master is someone else
-    [InlineData(View.MasterIsOther, Local.ReplicaLinkUp, Expect.ReplicaReady)]
-    [InlineData(View.MasterIsOther, Local.ReplicaLinkDown, Expect.ReplicaNotReady)]
-    [InlineData(View.MasterIsOther, Local.ReplicaSyncing, Expect.ReplicaNotReady)]
-    [InlineData(View.MasterIsOther, Local.ReplicaLoading, Expect.ReplicaNotReady)]
-    [InlineData(View.MasterIsOther, Local.Unreachable, Expect.ReplicaNotReady)]
-    [InlineData(View.MasterIsOther, Local.Master, Expect.ReplicaNotReady)]            // an old master back
-    [InlineData(View.MasterIsOther, Local.ReplicaOfThird, Expect.ReplicaNotReady)]    // replicates a master Sentinel does not name
-    // no majority for longer than the grace: never master
-    [InlineData(View.LostMasterWasMe, Local.Master, Expect.ReplicaNotReady)]
-    [InlineData(View.LostMasterWasMe, Local.ReplicaLinkUp, Expect.ReplicaReady)]
-    [InlineData(View.LostMasterWasOther, Local.Master, Expect.ReplicaNotReady)]
-    [InlineData(View.LostMasterWasOther, Local.ReplicaLinkUp, Expect.ReplicaReady)]
-    [InlineData(View.LostMasterWasOther, Local.ReplicaLinkDown, Expect.ReplicaNotReady)]
-    [InlineData(View.LostMasterWasOther, Local.ReplicaSyncing, Expect.ReplicaNotReady)]
-    [InlineData(View.LostMasterWasOther, Local.Unreachable, Expect.ReplicaNotReady)]
-    [InlineData(View.LostNeverHadMaster, Local.Master, Expect.ReplicaNotReady)]
-    // no view yet: change nothing
-    [InlineData(View.NoView, Local.Master, Expect.NoDecision)]
-    [InlineData(View.NoView, Local.ReplicaLinkUp, Expect.NoDecision)]
-    [InlineData(View.NoView, Local.Unreachable, Expect.NoDecision)]
-    public void Decide_TableRow_GivesLabelAndReadiness(View view, Local local, Expect expect)
+    [MemberData(nameof(Table))]
+    public void Decide_TableRow_LabelReadinessAndUrgency(Row row)
     {
-        var d = RoleDecider.Decide(ViewOf(view), LocalOf(local), IsMe);
-
-        var actual = d switch
-        {
-            null => Expect.NoDecision,
-            { Label: RoleLabel.Master, Ready: true } => Expect.MasterReady,
-            { Label: RoleLabel.Replica, Ready: true } => Expect.ReplicaReady,
-            { Label: RoleLabel.Replica, Ready: false } => Expect.ReplicaNotReady,
-            _ => throw new Xunit.Sdk.XunitException($"unexpected decision {d}"),
-        };
-        Assert.True(expect == actual, $"{view} + {local}: expected {expect}, got {actual} ({d?.Reason})");
-        if (d is not null) Assert.False(string.IsNullOrWhiteSpace(d.Reason));
-    }
-
-    [Fact]
-    public void Decide_LostView_NeverMasterWhateverTheLocalRedisSays()
-    {
-        foreach (var view in new[] { View.LostMasterWasMe, View.LostMasterWasOther, View.LostNeverHadMaster })
-            foreach (var local in Enum.GetValues<Local>())
-            {
-                var d = RoleDecider.Decide(ViewOf(view), LocalOf(local), IsMe);
-                Assert.NotNull(d);
-                Assert.True(d.Label == RoleLabel.Replica, $"{view} + {local} gave {d}");
-                if (local == Local.Master) Assert.False(d.Ready, $"{view} + {local} must not be ready: {d}");
-            }
-    }
-
-    [Fact]
-    public void Decide_OldMasterBack_ReasonNamesTheSentinelsMaster()
-    {
-        var d = RoleDecider.Decide(ViewOf(View.MasterIsOther), LocalOf(Local.Master), IsMe);
+        var d = RoleDecider.Decide(row.View, row.Local, IsMe);
 
         Assert.NotNull(d);
-        Assert.Contains(Nodes.Other.ToString(), d.Reason);
+        Assert.Equal((row.Label, row.Ready, row.Urgent), (d.Label, d.Ready, d.Urgent));
+        Assert.False(string.IsNullOrWhiteSpace(d.Reason));
+        Assert.DoesNotContain('\n', d.Reason);
+    }
+
+    [Theory]
+    [InlineData(LocalRole.Master)]
+    [InlineData(LocalRole.Replica)]
+    [InlineData(LocalRole.Unknown)]
+    public void Decide_NoViewYet_NullChangesNothing(LocalRole role)
+    {
+        Assert.Null(RoleDecider.Decide(View(null), new LocalRedisState(role), IsMe));
+    }
+
+    [Fact]
+    public void Decide_OldMasterBack_ReasonSaysSentinelWillConvertIt()
+    {
+        var d = RoleDecider.Decide(View(Other), LonelyMaster(), IsMe)!;
+
+        Assert.Contains(Other.ToString(), d.Reason);
         Assert.Contains("old master", d.Reason);
     }
 
     [Fact]
-    public void Decide_ReplicaOfAnotherMaster_ReasonNamesBothMasters()
+    public void Decide_BeingPromoted_ReasonSaysAFailoverIsInProgress()
     {
-        var d = RoleDecider.Decide(ViewOf(View.MasterIsOther), LocalOf(Local.ReplicaOfThird), IsMe);
+        var d = RoleDecider.Decide(View(Other, failover: true), LonelyMaster(), IsMe)!;
 
-        Assert.NotNull(d);
-        Assert.Contains(Nodes.Third.ToString(), d.Reason);
-        Assert.Contains(Nodes.Other.ToString(), d.Reason);
+        Assert.Contains("failover is in progress", d.Reason);
     }
 
     [Fact]
-    public void Decide_LostView_ReasonCountsReachableSentinels()
+    public void Decide_Lost_ReasonNamesReachableOfConfigured()
     {
-        var d = RoleDecider.Decide(ViewOf(View.LostMasterWasMe), LocalOf(Local.Master), IsMe);
+        var view = new SentinelView(Me, 1, "poll", Lost: true, Reachable: 1, Configured: 3);
 
-        Assert.NotNull(d);
+        var d = RoleDecider.Decide(view, LonelyMaster(), IsMe)!;
+
         Assert.Contains("1/3", d.Reason);
     }
 
     [Fact]
-    public void Decide_UnreachableLocalRedis_ReasonCarriesTheError()
+    public void Decide_IsMeByAnyAlias_UsesTheGivenPredicate()
     {
-        var d = RoleDecider.Decide(ViewOf(View.MasterIsOther), LocalRedisState.Unreachable("connection refused"), IsMe);
+        var alias = new NodeAddress("redis-0.redis-headless.default.svc.cluster.local", 6379);
 
-        Assert.NotNull(d);
-        Assert.Contains("unreachable", d.Reason);
-        Assert.Contains("connection refused", d.Reason);
-    }
+        var d = RoleDecider.Decide(View(alias), LonelyMaster(), n => n.Equals(alias))!;
 
-    [Fact]
-    public void Decide_MasterNamedByAnAliasOfThisPod_IsMaster()
-    {
-        // isMe decides what "me" is (announce address, pod IP, list entry): the decider must use it, not compare itself.
-        var podIp = new NodeAddress("10.0.0.7", 6379);
-        var view = new SentinelView(podIp, 1, "poll", false, 3, 3);
-
-        var d = RoleDecider.Decide(view, LocalOf(Local.Master), n => n.Equals(podIp) || n.Equals(Nodes.Me));
-
-        Assert.Equal(new DesiredState(RoleLabel.Master, true, d!.Reason), d);
+        Assert.Equal(RoleLabel.Master, d.Label);
     }
 }

@@ -10,16 +10,19 @@ public sealed class SentinelViewTrackerTests
     static readonly TimeSpan Grace = TimeSpan.FromSeconds(5);
     readonly FakeTimeProvider clock = new();
 
-    SentinelViewTracker Tracker() => new(3, Grace, clock);
+    SentinelViewTracker Tracker(int configured = 3) => new(configured, Grace, clock);
 
     [Fact]
-    public void Current_Initially_NoMasterNotLost()
+    public void Current_Initially_NoMasterNotLostNoEpoch()
     {
         var v = Tracker().Current;
 
         Assert.Null(v.Master);
         Assert.False(v.Lost);
+        Assert.False(v.FailoverInProgress);
         Assert.Equal(3, v.Configured);
+        Assert.Equal(0, v.Reachable);
+        Assert.Equal("none", v.Source);
     }
 
     [Fact]
@@ -35,16 +38,27 @@ public sealed class SentinelViewTrackerTests
     }
 
     [Fact]
-    public void OnPoll_TwoOfThreeAgree_TakesTheirMaster()
+    public void OnPoll_TwoOfThreeAgree_TakesTheirMasterAndEpoch()
     {
         var t = Tracker();
 
-        var changed = t.OnPoll([Says(0, Me, 1), Says(1, Me, 1), Down(2)]);
+        var changed = t.OnPoll([Says(0, Me, 4), Says(1, Me, 4), Down(2)]);
 
         Assert.True(changed);
-        Assert.Equal(Me, t.Current.Master);
-        Assert.Equal(1, t.Current.Epoch);
-        Assert.Equal("poll", t.Current.Source);
+        var v = t.Current;
+        Assert.Equal(Me, v.Master);
+        Assert.Equal(4, v.Epoch);
+        Assert.Equal("poll", v.Source);
+        Assert.Equal(2, v.Reachable);
+    }
+
+    [Fact]
+    public void OnPoll_SameMasterAgain_NotAChange()
+    {
+        var t = Tracker();
+        t.OnPoll(AllSay(Me, 1));
+
+        Assert.False(t.OnPoll(AllSay(Me, 1)));
     }
 
     [Fact]
@@ -56,8 +70,7 @@ public sealed class SentinelViewTrackerTests
 
         Assert.Equal(Me, t.Current.Master);
         Assert.Equal(1, t.Current.Epoch); // the minority's epoch does not leak into the view
-        // ... so an event at epoch 2 (less than the liar's 9) is still taken.
-        Assert.True(t.OnSwitch(Third, 2));
+        Assert.True(t.OnSignal(Third, 2, "+switch-master")); // so a signal at epoch 2 (< the liar's 9) is still taken
     }
 
     [Fact]
@@ -76,7 +89,7 @@ public sealed class SentinelViewTrackerTests
     public void OnPoll_MajorityOfConfiguredNotOfAnswers_Required()
     {
         // 5 Sentinels configured, 2 answer and agree: 2 is a majority of the answers, not of the configured 5.
-        var t = new SentinelViewTracker(5, Grace, clock);
+        var t = Tracker(5);
 
         t.OnPoll([Says(0, Me, 1), Says(1, Me, 1)]);
 
@@ -84,50 +97,88 @@ public sealed class SentinelViewTrackerTests
     }
 
     [Fact]
-    public void OnSwitch_NewerEpoch_TakenAtOnce()
+    public void OnPoll_MajorityNamesPromotedReplicaWhileLeaderStillFailingOver_Decides()
     {
         var t = Tracker();
         t.OnPoll(AllSay(Me, 1));
 
-        var accepted = t.OnSwitch(Other, 2);
+        // The failover's last phase: every Sentinel names the promoted replica, the leader still flags the failover.
+        var changed = t.OnPoll([Says(0, Other, 2, failover: true), Says(1, Other, 2), Says(2, Other, 2)]);
+
+        Assert.True(changed);
+        Assert.Equal(Other, t.Current.Master);
+        Assert.Equal(2, t.Current.Epoch);
+        Assert.True(t.Current.FailoverInProgress);
+    }
+
+    [Fact]
+    public void OnPoll_FailoverFlagOnOneSentinel_ReportedUntilTheNextPollWithout()
+    {
+        var t = Tracker();
+        t.OnPoll([Says(0, Me, 1, failover: true), Says(1, Me, 1), Says(2, Me, 1)]);
+        Assert.True(t.Current.FailoverInProgress);
+
+        t.OnPoll(AllSay(Me, 1));
+
+        Assert.False(t.Current.FailoverInProgress);
+    }
+
+    [Fact]
+    public void OnPoll_FailoverFlagOnAnUnreachableSentinel_NotReported()
+    {
+        var t = Tracker();
+
+        t.OnPoll([Says(0, Me, 1), Says(1, Me, 1), Down(2) with { FailoverInProgress = true }]);
+
+        Assert.False(t.Current.FailoverInProgress);
+    }
+
+    [Fact]
+    public void OnSignal_NewerEpoch_TakenAtOnce()
+    {
+        var t = Tracker();
+        t.OnPoll(AllSay(Me, 1));
+
+        var accepted = t.OnSignal(Other, 2, "+promoted-slave");
 
         Assert.True(accepted);
         Assert.Equal(Other, t.Current.Master);
         Assert.Equal(2, t.Current.Epoch);
-        Assert.Equal("event", t.Current.Source);
+        Assert.Equal("+promoted-slave", t.Current.Source);
     }
 
     [Fact]
-    public void OnSwitch_WithoutAnyPoll_TakenAtOnce()
+    public void OnSignal_WithoutAnyPoll_TakenAtOnce()
     {
         var t = Tracker();
 
-        Assert.True(t.OnSwitch(Other, 0));
+        Assert.True(t.OnSignal(Other, 0, "+switch-master")); // a fresh set's first epoch is 0
         Assert.Equal(Other, t.Current.Master);
     }
 
     [Theory]
-    [InlineData(4)] // equal
-    [InlineData(3)] // older
-    public void OnSwitch_EqualOrOlderEpoch_Rejected(long epoch)
+    [InlineData(4)] // equal: the same failover announced again (+switch-master after +promoted-slave)
+    [InlineData(3)] // older: a late announcement
+    public void OnSignal_EqualOrOlderEpoch_Rejected(long epoch)
     {
         var t = Tracker();
         t.OnPoll(AllSay(Me, 4));
 
-        var accepted = t.OnSwitch(Other, epoch);
+        var accepted = t.OnSignal(Other, epoch, "+switch-master");
 
         Assert.False(accepted);
         Assert.Equal(Me, t.Current.Master);
         Assert.Equal(4, t.Current.Epoch);
+        Assert.Equal("poll", t.Current.Source);
     }
 
     [Fact]
-    public void OnSwitch_OlderThanAnEarlierEvent_Rejected()
+    public void OnSignal_OlderThanAnEarlierSignal_Rejected()
     {
         var t = Tracker();
-        t.OnSwitch(Other, 5);
+        t.OnSignal(Other, 5, "+promoted-slave");
 
-        Assert.False(t.OnSwitch(Third, 4));
+        Assert.False(t.OnSignal(Third, 4, "+switch-master"));
         Assert.Equal(Other, t.Current.Master);
     }
 
@@ -136,36 +187,50 @@ public sealed class SentinelViewTrackerTests
     {
         var t = Tracker();
         t.OnPoll(AllSay(Me, 1));
-        t.OnSwitch(Other, 2);
+        t.OnSignal(Other, 2, "+promoted-slave");
 
-        // The other Sentinels have not updated yet: two of three still say the old master at epoch 1.
+        // The other Sentinels have not switched yet: two of three still name the old master at epoch 1.
         var changed = t.OnPoll([Says(0, Me, 1), Says(1, Me, 1), Says(2, Other, 2)]);
 
         Assert.False(changed);
         Assert.Equal(Other, t.Current.Master);
         Assert.Equal(2, t.Current.Epoch);
+        Assert.Equal("+promoted-slave", t.Current.Source);
     }
 
     [Fact]
-    public void OnPoll_MajorityConfirmsTheEvent_NoChange()
+    public void OnPoll_MajorityConfirmsTheSignal_NoChangeEpochKept()
     {
         var t = Tracker();
-        t.OnSwitch(Other, 2);
+        t.OnSignal(Other, 2, "+switch-master");
 
         var changed = t.OnPoll(AllSay(Other, 2));
 
         Assert.False(changed);
         Assert.Equal(Other, t.Current.Master);
         Assert.Equal(2, t.Current.Epoch);
+        Assert.Equal("poll", t.Current.Source);
     }
 
     [Fact]
-    public void OnPoll_NewerEpochThanTheLastEvent_Wins()
+    public void OnPoll_SameMasterWithOlderEpoch_EpochNeverGoesBack()
     {
         var t = Tracker();
-        t.OnSwitch(Other, 2);
+        t.OnSignal(Other, 7, "+switch-master");
 
-        var changed = t.OnPoll(AllSay(Third, 3)); // a failover whose event this sidecar missed
+        t.OnPoll(AllSay(Other, 5));
+
+        Assert.Equal(7, t.Current.Epoch);
+        Assert.False(t.OnSignal(Third, 6, "+switch-master"));
+    }
+
+    [Fact]
+    public void OnPoll_NewerEpochThanTheLastSignal_Wins()
+    {
+        var t = Tracker();
+        t.OnSignal(Other, 2, "+switch-master");
+
+        var changed = t.OnPoll(AllSay(Third, 3)); // a failover whose signal this sidecar missed
 
         Assert.True(changed);
         Assert.Equal(Third, t.Current.Master);
@@ -215,6 +280,18 @@ public sealed class SentinelViewTrackerTests
 
         Assert.False(t.Current.Lost);
         Assert.Equal(2, t.Current.Reachable);
+    }
+
+    [Fact]
+    public void Lost_SignalDuringLoss_DoesNotEndTheLoss()
+    {
+        var t = Tracker();
+        t.OnPoll(AllSay(Me, 1));
+        clock.Advance(Grace + TimeSpan.FromSeconds(1));
+
+        Assert.True(t.OnSignal(Other, 2, "+switch-master"));
+
+        Assert.True(t.Current.Lost); // one Sentinel's signal is not a reachable majority
     }
 
     [Fact]

@@ -1,0 +1,248 @@
+using RedisSidecars.Core.Addressing;
+using RedisSidecars.Core.Roles;
+using Xunit;
+using static RedisSidecars.UnitTests.Sidecar.Nodes;
+
+namespace RedisSidecars.UnitTests.Sidecar;
+
+public sealed class HandoverPlannerTests
+{
+    static readonly NodeAddress S0 = Sentinels[0], S1 = Sentinels[1], S2 = Sentinels[2];
+
+    static SentinelProbe Names(NodeAddress sentinel, NodeAddress master, long epoch = 1, bool tilt = false, bool failover = false) =>
+        new(sentinel, null, master, epoch, tilt, failover);
+
+    static SentinelProbe Silent(NodeAddress sentinel) => new(sentinel, "connection refused", null, 0, false, false);
+
+    // --- Start ---
+
+    [Fact]
+    public void Start_MasterNamedWithOnlineReplicas_ProceedWithTheirCount()
+    {
+        var local = new LocalRedisState(LocalRole.Master, Offset: 10, Replicas:
+            [new(Other, "online", 10, 0), new(Third, "online", 9, 1), new(new NodeAddress("127.0.1.4", 6379), "wait_bgsave", 0, 0)]);
+
+        var step = HandoverPlanner.Start(local, View(Me), IsMe);
+
+        Assert.Equal(2, Assert.IsType<HandoverStep.Proceed>(step).OnlineReplicas);
+    }
+
+    public static TheoryData<string, LocalRedisState, NodeAddress?, HandoverOutcome> Finishes => new()
+    {
+        { "no replica", LonelyMaster(), Me, HandoverOutcome.NoHealthyReplica },
+        { "replica still syncing", MasterWithReplica(state: "wait_bgsave"), Me, HandoverOutcome.NoHealthyReplica },
+        { "local replica", ReplicaOf(Other), Other, HandoverOutcome.NotMaster },
+        { "local replica named master", ReplicaOf(Other), Me, HandoverOutcome.NotMaster },
+        { "local master, sentinels name another", MasterWithReplica(), Other, HandoverOutcome.NotMaster },
+        { "local master, no view", MasterWithReplica(), null, HandoverOutcome.NotMaster },
+        { "local unreachable, named master", Unreachable, Me, HandoverOutcome.LocalUnreachable },
+        { "local unreachable, another named", Unreachable, Other, HandoverOutcome.NotMaster },
+    };
+
+    [Theory]
+    [MemberData(nameof(Finishes))]
+    public void Start_NothingToHandOver_FinishWithOutcome(string why, LocalRedisState local, NodeAddress? named, HandoverOutcome expected)
+    {
+        var step = HandoverPlanner.Start(local, View(named), IsMe);
+
+        var finish = Assert.IsType<HandoverStep.Finish>(step);
+        Assert.True(expected == finish.Outcome, $"{why}: expected {expected}, got {finish.Outcome} ({finish.Detail})");
+        Assert.DoesNotContain('\n', finish.Detail);
+    }
+
+    // --- ChooseSentinel ---
+
+    [Fact]
+    public void ChooseSentinel_AllCanAct_AsksTheFirst()
+    {
+        var step = HandoverPlanner.ChooseSentinel([Names(S0, Me), Names(S1, Me), Names(S2, Me)], IsMe);
+
+        Assert.Equal(S0, Assert.IsType<HandoverStep.Ask>(step).Sentinel);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void ChooseSentinel_OneInTilt_AsksAnotherThatCanAct(int tilted)
+    {
+        SentinelProbe[] probes = [Names(S0, Me, tilt: tilted == 0), Names(S1, Me, tilt: tilted == 1), Names(S2, Me)];
+
+        var ask = Assert.IsType<HandoverStep.Ask>(HandoverPlanner.ChooseSentinel(probes, IsMe));
+
+        Assert.NotEqual(Sentinels[tilted], ask.Sentinel);
+    }
+
+    [Fact]
+    public void ChooseSentinel_TiltOnAll_WaitSayingSo()
+    {
+        var step = HandoverPlanner.ChooseSentinel([Names(S0, Me, tilt: true), Names(S1, Me, tilt: true), Names(S2, Me, tilt: true)], IsMe);
+
+        var wait = Assert.IsType<HandoverStep.Wait>(step);
+        Assert.Contains($"{S0} in TILT", wait.Why);
+        Assert.Contains($"{S2} in TILT", wait.Why);
+    }
+
+    [Fact]
+    public void ChooseSentinel_OnlyOneCanAct_AsksThatOne()
+    {
+        SentinelProbe[] probes = [Silent(S0), Names(S1, Other), Names(S2, Me)];
+
+        Assert.Equal(S2, Assert.IsType<HandoverStep.Ask>(HandoverPlanner.ChooseSentinel(probes, IsMe)).Sentinel);
+    }
+
+    [Fact]
+    public void ChooseSentinel_NoneCanAct_WaitNamingEachReason()
+    {
+        SentinelProbe[] probes = [Silent(S0), Names(S1, Other), Names(S2, Me, failover: true)];
+
+        var wait = Assert.IsType<HandoverStep.Wait>(HandoverPlanner.ChooseSentinel(probes, IsMe));
+
+        Assert.Contains($"{S0} unreachable (connection refused)", wait.Why);
+        Assert.Contains($"{S1} names {Other}", wait.Why);
+        Assert.Contains($"{S2} has a failover in progress", wait.Why);
+        Assert.DoesNotContain('\n', wait.Why);
+    }
+
+    [Fact]
+    public void ChooseSentinel_TiltedSentinelNamingAnother_NotAsked()
+    {
+        var step = HandoverPlanner.ChooseSentinel([Names(S0, Other, tilt: true), Names(S1, Me, tilt: true)], IsMe);
+
+        Assert.IsType<HandoverStep.Wait>(step);
+    }
+
+    [Fact]
+    public void ChooseSentinel_NoProbes_Wait()
+    {
+        Assert.IsType<HandoverStep.Wait>(HandoverPlanner.ChooseSentinel([], IsMe));
+    }
+
+    // --- CaughtUp ---
+
+    [Theory]
+    [InlineData(100, "online", 100, true)]
+    [InlineData(100, "online", 101, true)]
+    [InlineData(100, "online", 99, false)]
+    [InlineData(100, "wait_bgsave", 100, false)] // not online: does not count
+    public void CaughtUp_ReplicaOffset_TrueOnlyForAnOnlineReplicaAtTheMastersOffset(long master, string state, long replica, bool expected)
+    {
+        Assert.Equal(expected, HandoverPlanner.CaughtUp(MasterWithReplica(master, replica, state)));
+    }
+
+    [Fact]
+    public void CaughtUp_OneOfTwoReplicasAtTheOffset_True()
+    {
+        var local = new LocalRedisState(LocalRole.Master, Offset: 50, Replicas: [new(Other, "online", 40, 0), new(Third, "online", 50, 0)]);
+
+        Assert.True(HandoverPlanner.CaughtUp(local));
+    }
+
+    [Fact]
+    public void CaughtUp_NoReplicas_False()
+    {
+        Assert.False(HandoverPlanner.CaughtUp(LonelyMaster()));
+        Assert.False(HandoverPlanner.CaughtUp(Unreachable));
+    }
+
+    // --- AfterAccept (S0 accepted, the set's epoch was 1) ---
+
+    static HandoverStep After(SentinelView view, params SentinelProbe[] probes) => HandoverPlanner.AfterAccept(S0, probes, view, 1, IsMe);
+
+    [Fact]
+    public void AfterAccept_AcceptingSentinelNamesTheNewMaster_Promoted()
+    {
+        var step = After(View(Me), Names(S0, Other, 2, failover: true), Names(S1, Me), Names(S2, Me));
+
+        var promoted = Assert.IsType<HandoverStep.Promoted>(step);
+        Assert.Equal(Other, promoted.NewMaster);
+        Assert.Contains(S0.ToString(), promoted.Seen);
+    }
+
+    [Fact]
+    public void AfterAccept_NewerEpochViewNamesAnother_PromotedEvenWithTheAcceptingSentinelUnreachable()
+    {
+        var view = View(Other, epoch: 2, source: "+promoted-slave");
+
+        var step = After(view, Silent(S0), Names(S1, Me), Names(S2, Me));
+
+        var promoted = Assert.IsType<HandoverStep.Promoted>(step);
+        Assert.Equal(Other, promoted.NewMaster);
+        Assert.Contains("+promoted-slave", promoted.Seen);
+    }
+
+    [Fact]
+    public void AfterAccept_ViewNamesAnotherAtTheOldEpoch_NotPromoted()
+    {
+        // A stale view (an older failover's master) is no evidence that this failover happened.
+        var step = After(View(Other, epoch: 1), Names(S0, Me, failover: true), Names(S1, Me), Names(S2, Me));
+
+        Assert.IsType<HandoverStep.Wait>(step);
+    }
+
+    [Fact]
+    public void AfterAccept_NewerEpochViewNamingThisPod_NotPromoted()
+    {
+        var step = After(View(Me, epoch: 3), Names(S0, Me, failover: true), Names(S1, Me), Names(S2, Me));
+
+        Assert.IsType<HandoverStep.Wait>(step);
+    }
+
+    [Fact]
+    public void AfterAccept_AcceptingSentinelUnreachable_PendingNotAborted()
+    {
+        // Every other Sentinel names this pod with no failover: that is what they say before the switch, too.
+        var step = After(View(Me), Silent(S0), Names(S1, Me), Names(S2, Me));
+
+        var wait = Assert.IsType<HandoverStep.Wait>(step);
+        Assert.Contains("does not answer", wait.Why);
+    }
+
+    [Fact]
+    public void AfterAccept_AcceptingSentinelNotProbed_PendingNotAborted()
+    {
+        Assert.IsType<HandoverStep.Wait>(After(View(Me), Names(S1, Me), Names(S2, Me)));
+    }
+
+    [Fact]
+    public void AfterAccept_FailoverInProgressOnTheAcceptingSentinel_Pending()
+    {
+        var wait = Assert.IsType<HandoverStep.Wait>(After(View(Me), Names(S0, Me, failover: true), Names(S1, Me), Names(S2, Me)));
+
+        Assert.Contains("in progress", wait.Why);
+    }
+
+    [Fact]
+    public void AfterAccept_NoSentinelHasItInProgressAllNameThisPod_VerifiedAbort()
+    {
+        var step = After(View(Me), Names(S0, Me), Names(S1, Me), Silent(S2));
+
+        Assert.Equal(HandoverOutcome.FailoverAborted, Assert.IsType<HandoverStep.Finish>(step).Outcome);
+    }
+
+    [Fact]
+    public void AfterAccept_AnotherSentinelHasAFailoverInProgress_NotAborted()
+    {
+        Assert.IsType<HandoverStep.Wait>(After(View(Me), Names(S0, Me), Names(S1, Me, failover: true), Names(S2, Me)));
+    }
+
+    [Fact]
+    public void AfterAccept_AnotherSentinelNamesAnotherMaster_NotAborted()
+    {
+        Assert.IsType<HandoverStep.Wait>(After(View(Me), Names(S0, Me), Names(S1, Third, 2), Names(S2, Me)));
+    }
+
+    [Theory]
+    [InlineData(HandoverOutcome.HandedOver, false)]
+    [InlineData(HandoverOutcome.NotMaster, false)]
+    [InlineData(HandoverOutcome.NoHealthyReplica, false)]
+    [InlineData(HandoverOutcome.LocalUnreachable, true)]
+    [InlineData(HandoverOutcome.NoSentinelReady, true)]
+    [InlineData(HandoverOutcome.SentinelRefused, true)]
+    [InlineData(HandoverOutcome.CatchUpTimedOut, true)]
+    [InlineData(HandoverOutcome.FailoverAborted, true)]
+    [InlineData(HandoverOutcome.FailoverPending, true)]
+    public void IsFailure_Outcome_FailuresAreWhatAPreStopHookMustSee(HandoverOutcome outcome, bool failure)
+    {
+        Assert.Equal(failure, HandoverOutcomes.IsFailure(outcome));
+    }
+}
