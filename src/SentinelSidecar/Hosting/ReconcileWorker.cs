@@ -98,7 +98,7 @@ public sealed class ReconcileWorker
             using var next = CancellationTokenSource.CreateLinkedTokenSource(ct);
             try
             {
-                await Task.WhenAny(wake.WaitAsync(settings.ReconcileInterval, next.Token), kube.WaitForChangeAsync(version, next.Token)).ConfigureAwait(false);
+                await Task.WhenAny(wake.WaitAsync(next.Token), Task.Delay(settings.ReconcileInterval, time, next.Token), kube.WaitForChangeAsync(version, next.Token)).ConfigureAwait(false);
             }
             finally { await next.CancelAsync().ConfigureAwait(false); }
         }

@@ -12,7 +12,7 @@ namespace RedisSidecars.UnitTests.Sidecar;
 public sealed class ReconcileWorkerTests
 {
     // Ticks come from Wake() and watch changes only (the loop's own interval is a minute).
-    readonly SidecarRig rig = new(o => { o.ReconcileIntervalMs = "60000"; o.LivenessTimeoutMs = "10000"; });
+    readonly SidecarRig rig = new(o => { o.ReconcileIntervalMs = "60000"; o.LivenessTimeoutMs = "120000"; });
 
     PodIntent? Intent => rig.Applier.Intent;
 

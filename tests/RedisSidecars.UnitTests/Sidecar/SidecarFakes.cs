@@ -333,6 +333,19 @@ public sealed class FakeLocalRedis(CallJournal journal, TimeProvider clock) : IL
     public Task SetReplicaPriorityAsync(int priority, CancellationToken ct) =>
         Run("priority", $"redis.priority {priority}", () => state = state with { ReplicaPriority = priority });
 
+    /// <summary>min-replicas-to-write as last set (the fence).</summary>
+    public int MinReplicasToWrite { get; private set; }
+    public int MinReplicasMaxLag { get; private set; } = 10;
+
+    public Task SetWriteQuorumAsync(int minReplicas, int maxLagSeconds, CancellationToken ct) =>
+        Run("quorum", $"redis.quorum {minReplicas} {maxLagSeconds}", () => { MinReplicasToWrite = minReplicas; MinReplicasMaxLag = maxLagSeconds; });
+
+    public async Task<int> ReadMinReplicasToWriteAsync(CancellationToken ct)
+    {
+        await Run("config-get", "redis.config-get min-replicas-to-write", () => { });
+        return MinReplicasToWrite;
+    }
+
     Task Run(string command, string entry, Action effect)
     {
         journal.Add(entry);
