@@ -154,6 +154,51 @@ public sealed class ReconcileWorkerTests
     }
 
     [Fact]
+    public void RunOnceAsync_IsolatedMasterWithoutReplicas_FencedThenLiftedWhenTheMajorityReturns()
+    {
+        rig.BecomeMaster();
+        rig.Tick();
+        Assert.Equal(1, rig.Journal.CountStarting("redis.config-get"));       // a fence an earlier run left is looked for once
+        Assert.Equal(0, rig.Journal.CountStarting("redis.quorum"));
+        for (var i = 0; i < 3; i++) rig.Sentinels[i] = FakeSentinel.Unreachable();
+        rig.Redis.State = LonelyMaster();                               // its replicas are on the other side too
+
+        rig.Clock.Advance(rig.Settings.SentinelLossGrace + TimeSpan.FromMilliseconds(1));
+        rig.Tick();
+        rig.Tick();
+
+        Assert.Equal((2, 1), (rig.Redis.MinReplicasToWrite, rig.Redis.MinReplicasMaxLag)); // every replica, lag <= 1 s
+        Assert.Equal(1, rig.Journal.CountStarting("redis.quorum"));            // applied once, not every tick
+        Assert.True(rig.Metrics.Fenced);
+        Assert.False(rig.Worker.Ready);
+        Assert.Contains(rig.Pods.Events, e => e.Reason == "Fenced" && e.Type == "Warning");
+
+        rig.Sentinels.SetAll(Me, 1);
+        rig.Tick();
+
+        Assert.Equal((0, 10), (rig.Redis.MinReplicasToWrite, rig.Redis.MinReplicasMaxLag)); // the configured (unset) values
+        Assert.False(rig.Metrics.Fenced);
+        Assert.True(rig.Worker.Ready);
+        Assert.Contains(rig.Pods.Events, e => e.Reason == "Unfenced");
+    }
+
+    [Fact]
+    public void RunOnceAsync_SentinelsGoneButReplicasInSync_NoFenceWritesGoOn()
+    {
+        rig.BecomeMaster();
+        rig.Redis.State = new LocalRedisState(LocalRole.Master, Offset: 100,
+            Replicas: [new ReplicaLink(Other, "online", 100, 0), new ReplicaLink(Third, "online", 100, 1)]);
+        for (var i = 0; i < 3; i++) rig.Sentinels[i] = FakeSentinel.Unreachable();
+
+        rig.Clock.Advance(rig.Settings.SentinelLossGrace + TimeSpan.FromSeconds(1));
+        rig.Tick();
+
+        Assert.False(rig.Metrics.Fenced);
+        Assert.Equal(0, rig.Journal.CountStarting("redis.quorum"));
+        Assert.False(rig.Worker.Ready); // still out of the Service: no majority names it
+    }
+
+    [Fact]
     public void RunOnceAsync_DemotionStalledByTheApi_ClientsKilledOnceAfterThreeSeconds()
     {
         // The applier is not running here: the label never leaves this pod.
