@@ -127,7 +127,7 @@ public sealed partial class KubeApiServer
             var annotations = template["annotations"] as JsonObject ?? [];
             template["annotations"] = annotations;
             annotations["kubectl.kubernetes.io/restartedAt"] = _time.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ssK", CultureInfo.InvariantCulture);
-            var generation = next["metadata"]!["generation"]!.GetValue<long>() + 1;
+            var generation = long.Parse(next["metadata"]!["generation"]!.ToJsonString(), CultureInfo.InvariantCulture) + 1;
             next["metadata"]!["generation"] = generation;
             string revision;
             do
@@ -217,7 +217,7 @@ public sealed partial class KubeApiServer
         var update = status["updateRevision"]!.GetValue<string>();
         var currentRevision = status["currentRevision"]!.GetValue<string>();
         var updated = pods.Count(p => Labels(p).GetValueOrDefault(RevisionLabel) == update);
-        var replicas = set["spec"]!["replicas"]!.GetValue<int>();
+        var replicas = int.Parse(set["spec"]!["replicas"]!.ToJsonString(), CultureInfo.InvariantCulture);
         if (updated == pods.Count && pods.Count == replicas)
         {
             currentRevision = update; // the rollout is complete

@@ -256,7 +256,8 @@ public sealed partial class KubeApiServer : IAsyncDisposable
         };
     }
 
-    private static bool IsWatch(IQueryCollection query) => query["watch"] is ["true" or "1"];
+    /// <summary>As the real server parses it: the first <c>watch</c> value, "true" or "1".</summary>
+    private static bool IsWatch(IQueryCollection query) => query["watch"].FirstOrDefault() is "true" or "1";
 
     private async Task HandleAsync(HttpContext context)
     {
