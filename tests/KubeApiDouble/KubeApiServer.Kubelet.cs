@@ -50,6 +50,11 @@ public sealed partial class KubeApiServer
         }
 
         old?.Stop();
+        if (PodUid(@namespace, name) is { } uid)
+        {
+            SetContainerReady(@namespace, name, uid, container, false); // a newly probed container starts not ready
+        }
+
         worker.Start();
     }
 

@@ -38,7 +38,7 @@ public abstract class KubeApiTestBase : IAsyncLifetime
         Client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(_kubeconfig));
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         Client.Dispose();
         await Api.DisposeAsync();
