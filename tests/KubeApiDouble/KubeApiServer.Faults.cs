@@ -93,10 +93,10 @@ public sealed partial class KubeApiServer
     {
         lock (_gate)
         {
+            // One locked step: a watch that registers after it sees the blackhole (StreamWatchAsync checks under the lock).
             _blackholeUntil = duration is { } d ? _time.GetUtcNow() + d : DateTimeOffset.MaxValue;
+            KillWatches();
         }
-
-        KillWatches();
     }
 
     /// <summary>Ends the blackhole: new requests are answered again (requests and watches caught in it stay dead).</summary>
@@ -275,9 +275,11 @@ public sealed partial class KubeApiServer
     {
         lock (_gate)
         {
-            return _blackholeUntil is { } until && _time.GetUtcNow() < until;
+            return BlackholedLocked();
         }
     }
+
+    private bool BlackholedLocked() => _blackholeUntil is { } until && _time.GetUtcNow() < until;
 
     private async Task HangAsync(DateTimeOffset until, CancellationToken aborted)
     {

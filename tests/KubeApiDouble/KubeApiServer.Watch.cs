@@ -253,10 +253,20 @@ public sealed partial class KubeApiServer
                     .Select(c => EventLine(watcher, c)).OfType<string>());
             }
 
-            if (!expired)
+            if (BlackholedLocked())
+            {
+                watcher.End = WatchEnd.Dead; // it arrived as the blackhole began: it never answers
+            }
+            else if (!expired)
             {
                 _watchers.Add(watcher);
             }
+        }
+
+        if (watcher.End == WatchEnd.Dead)
+        {
+            fault("blackhole");
+            await HoldAsync(context.RequestAborted).ConfigureAwait(false);
         }
 
         var aborted = context.RequestAborted;
@@ -343,18 +353,15 @@ public sealed partial class KubeApiServer
         await context.Response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     }
 
-    /// <summary>Marks every open watch dead (it never sends again and never ends): part of a blackhole.</summary>
+    /// <summary>Marks every open watch dead (it never sends again and never ends): part of a blackhole; call under <see cref="_gate"/>.</summary>
     private void KillWatches()
     {
-        lock (_gate)
+        foreach (var w in _watchers)
         {
-            foreach (var w in _watchers)
-            {
-                w.End = WatchEnd.Dead;
-                w.Interrupt.Cancel();
-            }
-
-            _watchers.Clear();
+            w.End = WatchEnd.Dead;
+            w.Interrupt.Cancel();
         }
+
+        _watchers.Clear();
     }
 }

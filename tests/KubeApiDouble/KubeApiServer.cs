@@ -286,18 +286,18 @@ public sealed partial class KubeApiServer : IAsyncDisposable
         {
             using var reader = new StreamReader(request.Body, Encoding.UTF8);
             body = await reader.ReadToEndAsync(aborted).ConfigureAwait(false);
-            if (IsBlackholed())
-            {
-                // Accepted, never answered: the answer waits for a network that does not come back.
-                fault = "blackhole";
-                await HoldAsync(aborted).ConfigureAwait(false);
-            }
-
             var latency = Latency;
             if (latency > TimeSpan.Zero)
             {
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(aborted, _stopping.Token);
                 await Task.Delay(latency, TimeProvider.System, stop.Token).ConfigureAwait(false);
+            }
+
+            if (IsBlackholed())
+            {
+                // Accepted, never answered: the answer waits for a network that does not come back.
+                fault = "blackhole";
+                await HoldAsync(aborted).ConfigureAwait(false);
             }
 
             var (status, response) = await ExecuteAsync(context, route, body, f => fault = f).ConfigureAwait(false);

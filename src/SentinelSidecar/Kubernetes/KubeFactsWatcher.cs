@@ -48,6 +48,9 @@ public sealed class KubeFactsWatcher : IKubeFacts
             new SetSink(this, setName), client, options, time, logger, metrics, forbidden);
     }
 
+    /// <summary>Where the pod watch resumes from (tests: proves bookmarks advance it).</summary>
+    internal string? PodsResourceVersion => podLoop.ResourceVersion;
+
     public KubeFacts Current
     {
         get { lock (gate) return current; }

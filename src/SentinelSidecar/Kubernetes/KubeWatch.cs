@@ -32,10 +32,11 @@ public static class KubeWatch
     /// and yields its events until the server ends the stream. Throws <see cref="HttpOperationException"/> for a
     /// non-2xx answer (as the generated calls do), <see cref="WatchIdleException"/> when no line arrives within
     /// <paramref name="idleTimeout"/>, and <see cref="HttpRequestException"/>/<see cref="IOException"/>/<see cref="JsonException"/>
-    /// for a broken connection or stream.
+    /// for a broken connection or stream, <see cref="TimeoutException"/> when no headers come within <paramref name="headersTimeout"/>.
     /// </summary>
     public static async IAsyncEnumerable<WatchEvent<T>> StreamAsync<T>(
-        k8s.Kubernetes client, string relativeUri, TimeSpan idleTimeout, TimeProvider time, [EnumeratorCancellation] CancellationToken ct)
+        k8s.Kubernetes client, string relativeUri, TimeSpan idleTimeout, TimeProvider time, [EnumeratorCancellation] CancellationToken ct,
+        TimeSpan? headersTimeout = null)
         where T : class
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(client.BaseUri, relativeUri))
@@ -44,7 +45,22 @@ public static class KubeWatch
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
         };
         if (client.Credentials is { } credentials) await credentials.ProcessHttpRequestAsync(request, ct).ConfigureAwait(false);
-        using var response = await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        HttpResponseMessage response;
+        using (var headers = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            // The client's HttpClient.Timeout bounds this too; a shorter bound notices a blackholed server sooner.
+            if (headersTimeout is { } bound) headers.CancelAfter(bound);
+            try
+            {
+                response = await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, headers.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+            {
+                throw new TimeoutException("no answer to the watch request in time", e);
+            }
+        }
+
+        using var _ = response;
         if (!response.IsSuccessStatusCode)
         {
             var content = await response.Content.ReadAsStringAsync(ct).WaitAsync(TimeSpan.FromSeconds(5), time, ct).ConfigureAwait(false);

@@ -34,9 +34,14 @@ internal sealed class ListWatchLoop<T>(
     ListWatchTarget<T> target, IListWatchSink<T> sink, k8s.Kubernetes client, KubeWatchOptions options,
     TimeProvider time, ILogger logger, SidecarMetrics metrics, ForbiddenReporter forbidden) where T : class
 {
+    string? rv;
+
+    /// <summary>The resourceVersion the next watch starts from (the last list, event or bookmark); null before a list.</summary>
+    public string? ResourceVersion => Volatile.Read(ref rv);
+
     public async Task RunAsync(CancellationToken ct)
     {
-        string? rv = null;
+        rv = null;
         var listed = false;
         var lastList = time.GetTimestamp();
         var failures = 0;
@@ -76,7 +81,7 @@ internal sealed class ListWatchLoop<T>(
                 {
                     var timeoutSeconds = (int)options.MinWatchTimeout.TotalSeconds;
                     timeoutSeconds = Math.Max(1, timeoutSeconds + Random.Shared.Next(Math.Max(1, timeoutSeconds)));
-                    await foreach (var e in KubeWatch.StreamAsync<T>(client, target.WatchUri(rv, timeoutSeconds), options.IdleTimeout, time, watchCt.Token)
+                    await foreach (var e in KubeWatch.StreamAsync<T>(client, target.WatchUri(rv, timeoutSeconds), options.IdleTimeout, time, watchCt.Token, options.RequestTimeout)
                                        .ConfigureAwait(false))
                     {
                         if (failures > 0)

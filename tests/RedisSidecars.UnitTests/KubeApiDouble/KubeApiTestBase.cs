@@ -20,6 +20,9 @@ public abstract class KubeApiTestBase : IAsyncLifetime
 
     private readonly string _kubeconfig = Path.Combine(Path.GetTempPath(), $"kad-{Guid.NewGuid():N}.yaml");
 
+    /// <summary>The kubeconfig the double wrote for the default service account.</summary>
+    protected string KubeconfigPath => _kubeconfig;
+
     protected KubeApiServer Api { get; private set; } = null!;
 
     protected Kubernetes Client { get; private set; } = null!;
@@ -31,7 +34,7 @@ public abstract class KubeApiTestBase : IAsyncLifetime
     /// <summary>Long enough for anything a test waits for; a test that needs it fails rather than hangs.</summary>
     protected static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         Api = await KubeApiServer.StartAsync(IPAddress.Loopback, 0, Time, options: Options);
         Api.WriteKubeconfig(_kubeconfig, Ns);
