@@ -10,8 +10,6 @@ namespace RedisSidecars.UnitTests.KubeApiDouble;
 
 public sealed class KubeApiServerFaultTests : KubeApiTestBase
 {
-    private static V1Patch Merge(string json) => new(json, V1Patch.PatchType.MergePatch);
-
     [Fact]
     public async Task FailNext_Two503s_FailsTwiceThenServesAndRecordsEach()
     {

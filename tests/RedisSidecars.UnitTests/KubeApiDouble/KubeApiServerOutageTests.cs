@@ -11,8 +11,6 @@ namespace RedisSidecars.UnitTests.KubeApiDouble;
 /// <summary>Outages as a client sees them: blackholes, resets, refusals, closed watches, 409/429/5xx.</summary>
 public sealed class KubeApiServerOutageTests : KubeApiTestBase
 {
-    private static V1Patch Merge(string json) => new(json, V1Patch.PatchType.MergePatch);
-
     [Fact]
     public async Task Blackhole_RequestIsNeverAnsweredAndAnOpenWatchNeverGetsAnotherEvent()
     {

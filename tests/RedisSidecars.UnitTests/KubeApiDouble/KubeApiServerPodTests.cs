@@ -9,8 +9,6 @@ public sealed class KubeApiServerPodTests : KubeApiTestBase
 {
     private const string Gate = "redis.io/role-ready";
 
-    private static V1Patch Merge(string json) => new(json, V1Patch.PatchType.MergePatch);
-
     private static V1Patch Strategic(string json) => new(json, V1Patch.PatchType.StrategicMergePatch);
 
     private static V1Patch JsonPatch(string json) => new(json, V1Patch.PatchType.JsonPatch);

@@ -12,8 +12,6 @@ public sealed class KubeApiServerRbacTests : KubeApiTestBase
 {
     private static readonly string[] Names = ["redis-0", "redis-1"];
 
-    private static V1Patch Merge(string json) => new(json, V1Patch.PatchType.MergePatch);
-
     private string Forbidden(string what, string verb, string resource, string group = "") =>
         $"{what} is forbidden: User \"system:serviceaccount:{Ns}:redis-sidecar\" cannot {verb} resource \"{resource}\" in API group \"{group}\" in the namespace \"{Ns}\"";
 

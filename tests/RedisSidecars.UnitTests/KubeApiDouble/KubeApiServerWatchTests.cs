@@ -12,8 +12,6 @@ namespace RedisSidecars.UnitTests.KubeApiDouble;
 /// <summary>List + watch as a real API server's watch cache serves them, read by the real client's HTTP pipeline.</summary>
 public sealed class KubeApiServerWatchTests : KubeApiTestBase
 {
-    private static V1Patch Merge(string json) => new(json, V1Patch.PatchType.MergePatch);
-
     private Task<V1Pod> LabelAsync(string pod, string key, string? value) => Client.CoreV1.PatchNamespacedPodAsync(
         Merge(new JsonObject { ["metadata"] = new JsonObject { ["labels"] = new JsonObject { [key] = value } } }.ToJsonString()), pod, Ns);
 

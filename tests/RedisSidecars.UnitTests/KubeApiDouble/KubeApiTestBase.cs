@@ -48,6 +48,8 @@ public abstract class KubeApiTestBase : IAsyncLifetime
         File.Delete(_kubeconfig);
     }
 
+    protected static V1Patch Merge(string json) => new(json, V1Patch.PatchType.MergePatch);
+
     protected static Dictionary<string, string> Labels(params string[] pairs) =>
         pairs.Select(p => p.Split('=')).ToDictionary(p => p[0], p => p[1]);
 

@@ -10,6 +10,13 @@ namespace RedisSidecars.UnitTests.Sidecar.Kubernetes;
 /// <summary>The watch cache against the API double over HTTP: list, watch, reconnects, 410, outages, RBAC, bookmarks.</summary>
 public sealed class KubeFactsWatcherTests : KubeEdgeTestBase
 {
+    /// <summary>Ends the pod watch and keeps it from reconnecting (503) until <see cref="KubeApiServer.ClearFaults"/>.</summary>
+    private void DisconnectPodWatch()
+    {
+        Api.FailUntil(TimeSpan.FromMinutes(5), 503, verb: "watch", pathContains: "/pods");
+        Api.CloseWatches(resource: "pods");
+    }
+
     [Fact]
     public async Task RunAsync_InitialList_OwnPodPeersInOrdinalOrderAndUpdateRevision()
     {
@@ -148,8 +155,7 @@ public sealed class KubeFactsWatcherTests : KubeEdgeTestBase
         var watcher = StartWatcher();
         await WaitForSyncAsync(watcher);
 
-        Api.FailUntil(TimeSpan.FromMinutes(5), 503, verb: "watch", pathContains: "/pods");
-        Api.CloseWatches(resource: "pods");
+        DisconnectPodWatch();
         Api.SetLabel(Ns, "redis-2", Role, "master");
         Api.CompactHistory();
         await EventuallyAsync(() => Api.Requests.Any(r => r.Fault == "fail 503"), "a failed reconnect");
@@ -171,8 +177,7 @@ public sealed class KubeFactsWatcherTests : KubeEdgeTestBase
         var watcher = StartWatcher();
         await WaitForSyncAsync(watcher);
 
-        Api.FailUntil(TimeSpan.FromMinutes(5), 503, verb: "watch", pathContains: "/pods");
-        Api.CloseWatches(resource: "pods");
+        DisconnectPodWatch();
         Api.RemovePod(Ns, "redis-1");
         Api.CompactHistory();
         Api.ClearFaults();
