@@ -42,7 +42,7 @@ public sealed class ForbiddenReporter(ILogger logger)
         return true;
     }
 
-    /// <summary>The rule as it reads in a Role's YAML: <c>apiGroups: ["apps"], resources: ["statefulsets"], verbs: ["watch"], resourceNames: ["redis"]</c>.</summary>
+    /// <summary>The rule in a Role's terms: <c>apiGroups ["apps"], resources ["statefulsets"], verbs ["watch"], resourceNames ["redis"]</c>.</summary>
     public static string Rule(string verb, string group, string resource, string? resourceName) =>
-        $"apiGroups: [\"{group}\"], resources: [\"{resource}\"], verbs: [\"{verb}\"]" + (resourceName is null ? "" : $", resourceNames: [\"{resourceName}\"]");
+        $"apiGroups [\"{group}\"], resources [\"{resource}\"], verbs [\"{verb}\"]" + (resourceName is null ? "" : $", resourceNames [\"{resourceName}\"]");
 }

@@ -21,7 +21,7 @@ public abstract class KubeEdgeTestBase : KubeApiTestBase
     {
         InitialBackoff = TimeSpan.FromMilliseconds(20),
         MaxBackoff = TimeSpan.FromMilliseconds(200),
-        RequestTimeout = TimeSpan.FromSeconds(1),
+        RequestTimeout = TimeSpan.FromSeconds(3),
         IdleTimeout = TimeSpan.FromSeconds(3),
         MinWatchTimeout = TimeSpan.FromMinutes(10),
         ResyncInterval = TimeSpan.FromMinutes(30),

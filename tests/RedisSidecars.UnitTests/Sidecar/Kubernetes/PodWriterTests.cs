@@ -10,10 +10,11 @@ namespace RedisSidecars.UnitTests.Sidecar.Kubernetes;
 /// <summary>The writes against the API double: patch formats, bounds, retries only for transient faults, 403s, events.</summary>
 public sealed class PodWriterTests : KubeEdgeTestBase
 {
+    /// <summary>Short backoffs; bounds generous enough for a loaded machine (the tests about bounds set their own).</summary>
     private static readonly PodWriteOptions Quick = new()
     {
-        AttemptTimeout = TimeSpan.FromMilliseconds(500),
-        TotalTimeout = TimeSpan.FromSeconds(3),
+        AttemptTimeout = TimeSpan.FromSeconds(5),
+        TotalTimeout = TimeSpan.FromSeconds(20),
         MaxRetries = 5,
         InitialBackoff = TimeSpan.FromMilliseconds(10),
         MaxBackoff = TimeSpan.FromMilliseconds(100),
@@ -87,7 +88,7 @@ public sealed class PodWriterTests : KubeEdgeTestBase
     {
         Api.HangNext(1, TimeSpan.FromMinutes(5), verb: "patch");
 
-        await Writer(options: Quick).SetRoleLabelAsync("master", CancellationToken.None);
+        await Writer(options: Quick with { AttemptTimeout = TimeSpan.FromSeconds(1), MaxRetries = 10 }).SetRoleLabelAsync("master", CancellationToken.None);
 
         Assert.Equal("master", Api.GetLabel(Ns, "redis-0", Role));
         await EventuallyAsync(() => Api.Requests.Any(r => r is { Fault: "hang", StatusCode: 499 }), "the abandoned attempt recorded");
@@ -99,7 +100,7 @@ public sealed class PodWriterTests : KubeEdgeTestBase
         Api.FailUntil(TimeSpan.FromMinutes(5), 503, verb: "patch");
 
         var e = await Assert.ThrowsAsync<PodWriteException>(() =>
-            Writer(options: Quick with { MaxRetries = 100, TotalTimeout = TimeSpan.FromMilliseconds(600) }).SetRoleLabelAsync("master", CancellationToken.None));
+            Writer(options: Quick with { MaxRetries = 100, TotalTimeout = TimeSpan.FromSeconds(2) }).SetRoleLabelAsync("master", CancellationToken.None));
 
         Assert.Contains("patch pods redis-0", e.Message, StringComparison.Ordinal);
         Assert.True(Writes >= 2);
@@ -131,7 +132,7 @@ public sealed class PodWriterTests : KubeEdgeTestBase
         Assert.Equal(2, Writes);
         var line = Assert.Single(Logger.Lines, l => l.Level == LogLevel.Error);
         Assert.Equal(
-            "Kubernetes API forbids patch on pods/status \"redis-0\": the Role needs the rule apiGroups: [\"\"], resources: [\"pods/status\"], verbs: [\"patch\"], resourceNames: [\"redis-0\"]",
+            "Kubernetes API forbids patch on pods/status \"redis-0\": the Role needs the rule apiGroups [\"\"], resources [\"pods/status\"], verbs [\"patch\"], resourceNames [\"redis-0\"]",
             line.Text);
     }
 
@@ -148,7 +149,7 @@ public sealed class PodWriterTests : KubeEdgeTestBase
     [Fact]
     public async Task RecordEventAsync_ForbiddenFailingOrBlackholed_NeverThrows()
     {
-        var writer = Writer(options: Quick with { TotalTimeout = TimeSpan.FromMilliseconds(800) });
+        var writer = Writer(options: Quick with { AttemptTimeout = TimeSpan.FromMilliseconds(500), TotalTimeout = TimeSpan.FromSeconds(2) });
 
         Api.Forbid("create", "events");
         await writer.RecordEventAsync("Warning", "A", "a", CancellationToken.None);
