@@ -72,7 +72,11 @@ public static class KubeWatch
         }
 
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        using var idleTimer = time.CreateTimer(_ => idle.Cancel(), null, idleTimeout, Timeout.InfiniteTimeSpan);
+        using var idleTimer = time.CreateTimer(_ =>
+        {
+            try { idle.Cancel(); }
+            catch (ObjectDisposedException) { } // fired while the stream was being closed
+        }, null, idleTimeout, Timeout.InfiniteTimeSpan);
         await using var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
         using var reader = new StreamReader(stream, Encoding.UTF8);
         while (true)

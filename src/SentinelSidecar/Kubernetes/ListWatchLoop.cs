@@ -34,6 +34,9 @@ internal sealed class ListWatchLoop<T>(
     ListWatchTarget<T> target, IListWatchSink<T> sink, k8s.Kubernetes client, KubeWatchOptions options,
     TimeProvider time, ILogger logger, SidecarMetrics metrics, ForbiddenReporter forbidden) where T : class
 {
+    /// <summary>A watch that ends this soon without a single change (bookmarks aside) is a quick end: the next one waits a backoff.</summary>
+    static readonly TimeSpan QuickEnd = TimeSpan.FromSeconds(1);
+
     string? rv;
 
     /// <summary>The resourceVersion the next watch starts from (the last list, event or bookmark); null before a list.</summary>
@@ -45,6 +48,7 @@ internal sealed class ListWatchLoop<T>(
         var listed = false;
         var lastList = time.GetTimestamp();
         var failures = 0;
+        var quickEnds = 0;
         var why = "initial list";
         while (true)
         {
@@ -77,6 +81,8 @@ internal sealed class ListWatchLoop<T>(
                 using var resync = new CancellationTokenSource(resyncIn, time);
                 using var watchCt = CancellationTokenSource.CreateLinkedTokenSource(ct, resync.Token);
                 var expired = false;
+                var opened = time.GetTimestamp();
+                var changes = 0;
                 try
                 {
                     var timeoutSeconds = (int)options.MinWatchTimeout.TotalSeconds;
@@ -84,6 +90,7 @@ internal sealed class ListWatchLoop<T>(
                     await foreach (var e in KubeWatch.StreamAsync<T>(client, target.WatchUri(rv, timeoutSeconds), options.IdleTimeout, time, watchCt.Token, options.RequestTimeout)
                                        .ConfigureAwait(false))
                     {
+                        if (e.Kind is not (WatchEventKind.Bookmark or WatchEventKind.Error)) changes++;
                         if (failures > 0)
                         {
                             KubeLog.WatchRecovered(logger, target.Resource, failures);
@@ -127,6 +134,16 @@ internal sealed class ListWatchLoop<T>(
                 }
 
                 KubeLog.WatchEnded(logger, target.Resource, rv);
+                if (changes == 0 && time.GetElapsedTime(opened) < QuickEnd)
+                {
+                    // A server that ends every watch at once would otherwise be asked again in a tight loop.
+                    quickEnds++;
+                    await Task.Delay(Backoff(quickEnds, null), time, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    quickEnds = 0;
+                }
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {

@@ -149,6 +149,22 @@ public sealed class KubeFactsWatcherTests : KubeEdgeTestBase
     }
 
     [Fact]
+    public async Task RunAsync_ServerEndingEveryWatchAtOnce_IsAskedAgainWithBackoffNotInATightLoop()
+    {
+        AddSet();
+        Api.WatchExpiry = TimeSpan.FromMilliseconds(1);
+        var watcher = StartWatcher();
+        await WaitForSyncAsync(watcher);
+        var mark = Api.MarkRequests();
+
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+
+        // Backing off (20 ms doubling to 200 ms) allows about a dozen per watch here; a tight loop hundreds.
+        var watches = Api.CountRequestsSince(mark).Verb("watch");
+        Assert.InRange(watches, 1, 60);
+    }
+
+    [Fact]
     public async Task RunAsync_ResourceVersionExpiredWhileDisconnected_RelistsAndSeesTheMissedChange()
     {
         AddSet();
