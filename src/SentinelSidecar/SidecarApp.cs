@@ -94,14 +94,14 @@ public static class SidecarApp
         var time = TimeProvider.System;
         var metrics = new SidecarMetrics();
 
-        IKubernetes kube;
+        k8s.Kubernetes kube;
         try { kube = PodWriter.CreateClient(settings); }
         catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or IOException or InvalidOperationException)
         {
             return Fail($"cannot build a Kubernetes client ({e.GetType().Name}); expected KUBECONFIG to name a valid kubeconfig, or an in-cluster service account");
         }
-        var pods = new PodWriter(kube, settings, logger, metrics, time);
-        var facts = new PolledKubeFacts(settings, pods, time);
+        var facts = new KubeFactsWatcher(kube, settings, logger, metrics, time, new KubeWatchOptions { ResyncInterval = settings.KubeResyncInterval });
+        var pods = new PodWriter(kube, settings, logger, metrics, time, facts);
         await using var local = await LocalRedisClient.ConnectAsync(settings).ConfigureAwait(false);
         await using var sentinels = new SentinelWatcher(settings.Common, logger, time);
         var applier = new PodStateApplier(settings, facts, pods, metrics, logger, time);

@@ -8,12 +8,25 @@ namespace RedisSidecars.KubeApiDouble;
 /// Admin endpoints under <c>/_double/</c> (no token, not recorded) so another process can drive the double:
 /// <code>
 /// GET  /_double/timeline[?key=K&amp;value=V]   label changes (+ maxConcurrent and intervalsWithout for K=V)
-/// GET  /_double/requests | /_double/events | /_double/pods
-/// POST /_double/fail?status=503&amp;count=5[&amp;verb=patch&amp;path=/status]   or  ?status=503&amp;seconds=10
+/// GET  /_double/requests | /_double/events | /_double/pods | /_double/statefulsets
+/// GET  /_double/mark                          {"sequence":N,"elapsedMs":…} for /_double/counts?since=N
+/// GET  /_double/counts[?since=N]               API requests by verb and resource since the mark
+/// GET  /_double/endpoints?namespace=NS&amp;selector=redis-role%3Dmaster   the Service's ready endpoints over time
+/// POST /_double/fail?status=503&amp;count=5[&amp;verb=patch&amp;path=/status][&amp;retryAfter=2]   or  ?status=503&amp;seconds=10
 /// POST /_double/hang?seconds=30[&amp;count=1&amp;verb=…&amp;path=…]
+/// POST /_double/reset?count=1[&amp;verb=…&amp;path=…]   reset the connection of the next matching requests
+/// POST /_double/reset-connections            reset every open connection now
+/// POST /_double/blackhole[?seconds=10]        and /_double/end-blackhole
+/// POST /_double/refuse?seconds=5              close the listener for that long (answered first)
+/// POST /_double/close-watches[?abrupt=true&amp;resource=pods]
+/// POST /_double/compact                       drop the watch history (older resourceVersions get 410)
 /// POST /_double/forbid?verb=patch&amp;resource=pods/status   (and /_double/allow)
-/// POST /_double/latency?ms=200
+/// POST /_double/latency?ms=4
+/// POST /_double/watch-expiry?seconds=60 | /_double/bookmark-interval?seconds=5
 /// POST /_double/label?namespace=NS&amp;pod=P&amp;key=K[&amp;value=V]   a human edit; no value removes the label
+/// POST /_double/rollout?namespace=NS&amp;name=STS     rollout restart: a new update revision
+/// POST /_double/recreate?namespace=NS&amp;pod=P       the controller deletes and recreates the pod
+/// POST /_double/terminating?namespace=NS&amp;pod=P[&amp;grace=30]
 /// POST /_double/clear-faults
 /// </code>
 /// </summary>
@@ -36,16 +49,43 @@ public sealed partial class KubeApiServer
                 ("GET", "/_double/timeline") => TimelineJson(Text("key"), Text("value")),
                 ("GET", "/_double/requests") => new JsonArray([.. Requests.Select(r => (JsonNode)r.ToJson())]),
                 ("GET", "/_double/events") => new JsonArray([.. Events.Select(e => (JsonNode)e.ToJson())]),
-                ("GET", "/_double/pods") => PodsJson(),
+                ("GET", "/_double/pods") => StoreJson(_pods),
+                ("GET", "/_double/statefulsets") => StoreJson(_statefulSets),
+                ("GET", "/_double/mark") => MarkRequests() is var m
+                    ? new JsonObject { ["sequence"] = m.Sequence, ["elapsedMs"] = m.Elapsed.TotalMilliseconds }
+                    : null,
+                ("GET", "/_double/counts") => CountRequestsSince(new RequestMark(Number("since", 0), TimeSpan.Zero)).ToJson(),
+                ("GET", "/_double/endpoints") => Endpoints(Required("namespace"), Required("selector")).ToJson(),
                 ("POST", "/_double/fail") when Text("seconds") is not null => Do(() =>
-                    FailUntil(TimeSpan.FromSeconds(Number("seconds", 0)), Number("status", 503), Text("verb"), Text("path"))),
-                ("POST", "/_double/fail") => Do(() => FailNext(Number("count", 1), Number("status", 503), Text("verb"), Text("path"))),
+                    FailUntil(TimeSpan.FromSeconds(Number("seconds", 0)), Number("status", 503), Text("verb"), Text("path"), Number("retryAfter", 1))),
+                ("POST", "/_double/fail") => Do(() =>
+                    FailNext(Number("count", 1), Number("status", 503), Text("verb"), Text("path"), Number("retryAfter", 1))),
                 ("POST", "/_double/hang") => Do(() =>
                     HangNext(Number("count", 1), TimeSpan.FromSeconds(Number("seconds", 3600)), Text("verb"), Text("path"))),
+                ("POST", "/_double/reset") => Do(() => ResetNext(Number("count", 1), Text("verb"), Text("path"))),
+                ("POST", "/_double/reset-connections") => Do(() => context.Response.OnCompleted(() =>
+                {
+                    ResetConnections();
+                    return Task.CompletedTask;
+                })),
+                ("POST", "/_double/blackhole") => Do(() => Blackhole(Text("seconds") is null ? null : TimeSpan.FromSeconds(Number("seconds", 0)))),
+                ("POST", "/_double/end-blackhole") => Do(EndBlackhole),
+                ("POST", "/_double/refuse") => Do(() =>
+                {
+                    var seconds = TimeSpan.FromSeconds(Number("seconds", 0) is > 0 and var n ? n : throw new ArgumentException("seconds must be > 0"));
+                    context.Response.OnCompleted(() => RefuseConnectionsForAsync(seconds));
+                }),
+                ("POST", "/_double/close-watches") => Do(() => CloseWatches(Text("abrupt") is "true" or "1", Text("resource"))),
+                ("POST", "/_double/compact") => Do(CompactHistory),
                 ("POST", "/_double/forbid") => Do(() => Forbid(Required("verb"), Required("resource"))),
                 ("POST", "/_double/allow") => Do(() => Allow(Required("verb"), Required("resource"))),
                 ("POST", "/_double/latency") => Do(() => Latency = TimeSpan.FromMilliseconds(Number("ms", 0))),
+                ("POST", "/_double/watch-expiry") => Do(() => WatchExpiry = TimeSpan.FromSeconds(Number("seconds", 1800))),
+                ("POST", "/_double/bookmark-interval") => Do(() => BookmarkInterval = TimeSpan.FromSeconds(Number("seconds", 60))),
                 ("POST", "/_double/label") => Do(() => SetLabel(Required("namespace"), Required("pod"), Required("key"), Text("value"))),
+                ("POST", "/_double/rollout") => new JsonObject { ["updateRevision"] = RolloutRestart(Required("namespace"), Required("name")) },
+                ("POST", "/_double/recreate") => RecreatePod(Required("namespace"), Required("pod"), Text("revision")),
+                ("POST", "/_double/terminating") => Do(() => MarkTerminating(Required("namespace"), Required("pod"), Number("grace", 30))),
                 ("POST", "/_double/clear-faults") => Do(ClearFaults),
                 _ => null,
             };
@@ -78,11 +118,11 @@ public sealed partial class KubeApiServer
         return json;
     }
 
-    private JsonArray PodsJson()
+    private JsonArray StoreJson(SortedDictionary<string, JsonObject> store)
     {
         lock (_gate)
         {
-            return [.. _pods.Values.Select(p => p.DeepClone())];
+            return [.. store.Values.Select(p => p.DeepClone())];
         }
     }
 }

@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,9 +13,11 @@ namespace RedisSidecars.KubeApiDouble;
 
 /// <summary>
 /// A test double of the Kubernetes API server: a real Kestrel HTTP server on a loopback address that the
-/// real KubernetesClient talks to. It models what a pod-labelling sidecar uses (pods get/list/patch, the
-/// status subresource, events) the way the real server does, records every request and every label change,
-/// and fails, hangs or forbids on demand. Thread-safe.
+/// real KubernetesClient talks to. It models what a pod-labelling sidecar uses the way the real server does:
+/// pods get/list/watch/patch (status subresource too), StatefulSets get/list/watch, events, resourceVersions
+/// and the watch history, label and field selectors, RBAC, per-request latency and a kubelet's readiness
+/// probes. It records every request and every label change, and fails, hangs, blackholes, refuses or forbids
+/// on demand. Thread-safe.
 /// </summary>
 public sealed partial class KubeApiServer : IAsyncDisposable
 {
@@ -24,28 +26,57 @@ public sealed partial class KubeApiServer : IAsyncDisposable
     private readonly Dictionary<string, JsonObject> _eventStore = new(StringComparer.Ordinal);
     private readonly List<RecordedEvent> _events = [];
     private readonly List<RecordedRequest> _requests = [];
+    private readonly HashSet<HttpContext> _inFlight = [];
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly IPAddress _listenAddress;
     private WebApplication? _app;
     private long _resourceVersion;
 
-    private KubeApiServer(TimeProvider time)
+    private KubeApiServer(TimeProvider time, IPAddress listenAddress, KubeApiOptions options)
     {
         _time = time;
+        _listenAddress = listenAddress;
         Timeline = new LabelTimeline(time);
+        Latency = options.Latency;
+        DefaultLatency = options.Latency;
+        WatchExpiry = options.WatchExpiry;
+        BookmarkInterval = options.BookmarkInterval;
+        WatchHistory = options.WatchHistory;
+        _users[Token] = "system:serviceaccount:default:redis-sidecar";
     }
 
     /// <summary><c>http://127.0.0.1:PORT</c>.</summary>
     public Uri BaseAddress { get; private set; } = null!;
 
-    /// <summary>The bearer token every API request must carry (else 401); written into the kubeconfig.</summary>
+    /// <summary>The bearer token of the default service account (see <see cref="WriteKubeconfig"/>); without a known token every API request gets 401.</summary>
     public string Token { get; } = "kube-api-double-token";
 
-    /// <summary>The user named in 403 messages; <see cref="WriteKubeconfig"/> sets it to the namespace's service account.</summary>
-    public string User { get; set; } = "system:serviceaccount:default:redis-sidecar";
+    /// <summary>The user of <see cref="Token"/>, named in 403 messages; <see cref="WriteKubeconfig"/> sets it to the namespace's service account.</summary>
+    public string User
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _users[Token];
+            }
+        }
 
-    /// <summary>Delay added to every API request (not to admin calls).</summary>
+        set
+        {
+            lock (_gate)
+            {
+                _users[Token] = value;
+            }
+        }
+    }
+
+    /// <summary>Delay added to every API request (not to admin calls), on the real clock. See <see cref="KubeApiOptions.Latency"/>.</summary>
     public TimeSpan Latency { get; set; }
+
+    /// <summary>The latency the double started with; <see cref="ClearFaults"/> restores it.</summary>
+    public TimeSpan DefaultLatency { get; }
 
     public LabelTimeline Timeline { get; }
 
@@ -76,29 +107,45 @@ public sealed partial class KubeApiServer : IAsyncDisposable
 
     /// <summary>Starts the server on <paramref name="address"/> (default 127.0.0.1), port 0 = any free port.</summary>
     public static async Task<KubeApiServer> StartAsync(
-        IPAddress? address = null, int port = 0, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+        IPAddress? address = null, int port = 0, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default,
+        KubeApiOptions? options = null)
     {
-        var server = new KubeApiServer(timeProvider ?? TimeProvider.System);
+        var server = new KubeApiServer(timeProvider ?? TimeProvider.System, address ?? IPAddress.Loopback, options ?? new KubeApiOptions());
+        server._app = await server.ListenAsync(port, cancellationToken).ConfigureAwait(false);
+        server.BaseAddress = new Uri(server._app.Urls.First());
+        return server;
+    }
+
+    /// <summary>Builds and starts the Kestrel app on <see cref="_listenAddress"/>:<paramref name="port"/>.</summary>
+    private async Task<WebApplication> ListenAsync(int port, CancellationToken cancellationToken)
+    {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore().ConfigureKestrel(o =>
         {
-            o.Listen(address ?? IPAddress.Loopback, port);
+            o.Listen(_listenAddress, port, listen => listen.Use(next => connection => TrackConnectionAsync(next, connection)));
             o.AddServerHeader = false;
         });
         builder.Services.AddSingleton<IHostLifetime, QuietLifetime>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
         var app = builder.Build();
-        app.Run(server.HandleAsync);
+        app.Run(HandleAsync);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        server._app = app;
-        server.BaseAddress = new Uri(app.Urls.First());
-        return server;
+        return app;
     }
 
     /// <summary>Writes a kubeconfig (server, bearer token, context with namespace) that KubernetesClient loads.</summary>
-    public string WriteKubeconfig(string path, string @namespace, string serviceAccount = "redis-sidecar")
+    /// <remarks>
+    /// The default service account uses <see cref="Token"/> and sets <see cref="User"/>; any other service account
+    /// gets its own token (<see cref="TokenFor"/>), so tests can run two programs under two Roles.
+    /// </remarks>
+    public string WriteKubeconfig(string path, string @namespace, string serviceAccount = DefaultServiceAccount)
     {
-        User = $"system:serviceaccount:{@namespace}:{serviceAccount}";
+        var token = TokenFor(serviceAccount);
+        lock (_gate)
+        {
+            _users[token] = ServiceAccountUser(@namespace, serviceAccount);
+        }
+
         var server = BaseAddress.ToString().TrimEnd('/');
         File.WriteAllText(path, $"""
             apiVersion: v1
@@ -110,7 +157,7 @@ public sealed partial class KubeApiServer : IAsyncDisposable
             users:
             - name: {serviceAccount}
               user:
-                token: {Token}
+                token: {token}
             contexts:
             - name: kube-api-double
               context:
@@ -124,132 +171,30 @@ public sealed partial class KubeApiServer : IAsyncDisposable
         return path;
     }
 
-    /// <summary>
-    /// Creates a running pod as a StatefulSet + kubelet would leave it: labels, one container, readiness gates
-    /// (then kubelet's <c>Ready</c> is False, reason ReadinessGatesNotReady, until the gate conditions are
-    /// True), phase Running, conditions PodReadyToStartContainers, Initialized, Ready, ContainersReady, PodScheduled.
-    /// </summary>
-    public JsonObject AddPod(
-        string @namespace, string name, IReadOnlyDictionary<string, string>? labels = null, IEnumerable<string>? readinessGateConditionTypes = null)
-    {
-        var gates = readinessGateConditionTypes?.ToList() ?? [];
-        foreach (var (key, value) in labels ?? new Dictionary<string, string>())
-        {
-            EnsureValidLabel(key, value);
-        }
+    public const string DefaultServiceAccount = "redis-sidecar";
 
-        lock (_gate)
-        {
-            if (_pods.ContainsKey(Key(@namespace, name)))
-            {
-                throw new InvalidOperationException($"pods \"{name}\" already exists in namespace {@namespace}");
-            }
+    /// <summary>The bearer token <see cref="WriteKubeconfig"/> writes for <paramref name="serviceAccount"/>.</summary>
+    public string TokenFor(string serviceAccount) => serviceAccount == DefaultServiceAccount ? Token : $"{Token}.{serviceAccount}";
 
-            var pod = PodTemplate.Create(@namespace, name, labels ?? new Dictionary<string, string>(), gates, Timestamp(), _pods.Count);
-            pod["metadata"]!["resourceVersion"] = NextResourceVersion();
-            _pods[Key(@namespace, name)] = pod;
-            RecordLabelChanges(@namespace, name, null, pod, "create");
-            return (JsonObject)pod.DeepClone();
-        }
-    }
-
-    /// <summary>A copy of the stored pod, or null.</summary>
-    public JsonObject? GetPod(string @namespace, string name)
-    {
-        lock (_gate)
-        {
-            return _pods.TryGetValue(Key(@namespace, name), out var pod) ? (JsonObject)pod.DeepClone() : null;
-        }
-    }
-
-    public string? GetLabel(string @namespace, string name, string key) =>
-        GetPod(@namespace, name)?["metadata"]?["labels"]?[key]?.GetValue<string>();
-
-    /// <summary>Deletes a pod (its labels leave the timeline as "delete").</summary>
-    public bool RemovePod(string @namespace, string name)
-    {
-        lock (_gate)
-        {
-            if (!_pods.Remove(Key(@namespace, name), out var pod))
-            {
-                return false;
-            }
-
-            NextResourceVersion();
-            RecordLabelChanges(@namespace, name, pod, null, "delete");
-            return true;
-        }
-    }
-
-    /// <summary>A human's <c>kubectl label</c>: sets (or with null removes) a label; recorded as source "human".</summary>
-    public void SetLabel(string @namespace, string name, string key, string? value)
-    {
-        if (value is not null)
-        {
-            EnsureValidLabel(key, value);
-        }
-
-        Mutate(@namespace, name, "human", pod =>
-        {
-            var meta = (JsonObject)pod["metadata"]!;
-            var labels = meta["labels"] as JsonObject ?? [];
-            meta["labels"] = labels;
-            if (value is null)
-            {
-                labels.Remove(key);
-            }
-            else
-            {
-                labels[key] = value;
-            }
-        });
-    }
-
-    /// <summary>A kubelet-style status edit: sets condition <paramref name="type"/> (added if missing).</summary>
-    public void SetCondition(string @namespace, string name, string type, string status, string? reason = null, string? message = null)
-    {
-        Mutate(@namespace, name, "kubelet", pod =>
-        {
-            var podStatus = pod["status"] as JsonObject ?? [];
-            pod["status"] = podStatus;
-            var conditions = podStatus["conditions"] as JsonArray ?? [];
-            podStatus["conditions"] = conditions;
-            var existing = conditions.OfType<JsonObject>().FirstOrDefault(c => c["type"]?.GetValue<string>() == type);
-            if (existing is null)
-            {
-                existing = new JsonObject { ["type"] = type, ["lastProbeTime"] = null };
-                conditions.Add(existing);
-            }
-
-            if (existing["status"]?.GetValue<string>() != status)
-            {
-                existing["lastTransitionTime"] = Timestamp();
-            }
-
-            existing["status"] = status;
-            existing["reason"] = reason;
-            existing["message"] = message;
-        });
-    }
-
-    /// <summary>PATCH/POST/PUT requests whose path is this pod or one of its subresources.</summary>
-    public int WriteCount(string @namespace, string pod) =>
-        Requests.Count(r => r.IsWrite && r.Namespace == @namespace && r.Pod == pod);
-
-    /// <summary>Write requests (PATCH/POST/PUT) per pod, keyed "namespace/pod".</summary>
-    public IReadOnlyDictionary<string, int> WritesPerPod() => Requests
-        .Where(r => r.IsWrite && r.Pod is not null)
-        .GroupBy(r => Key(r.Namespace!, r.Pod!))
-        .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+    /// <summary><c>system:serviceaccount:NS:SA</c>, the user name the real authenticator gives a service account token.</summary>
+    public static string ServiceAccountUser(string @namespace, string serviceAccount) => $"system:serviceaccount:{@namespace}:{serviceAccount}";
 
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
         await ReleaseHangsAsync().ConfigureAwait(false);
-        if (_app is not null)
+        await StopProbesAsync().ConfigureAwait(false);
+        WebApplication? app;
+        lock (_gate)
         {
-            await _app.StopAsync().ConfigureAwait(false);
-            await _app.DisposeAsync().ConfigureAwait(false);
+            app = _app;
+            _app = null;
+        }
+
+        if (app is not null)
+        {
+            await app.StopAsync().ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
         }
 
         _stopping.Dispose();
@@ -261,10 +206,14 @@ public sealed partial class KubeApiServer : IAsyncDisposable
     {
         GetPod,
         ListPods,
+        WatchPods,
         PatchPod,
         PatchPodStatus,
         CreateEvent,
         ListEvents,
+        GetStatefulSet,
+        ListStatefulSets,
+        WatchStatefulSets,
     }
 
     private sealed record Route(Operation Operation, string Verb, string Resource, string Group, string Namespace, string? Name);
@@ -276,25 +225,39 @@ public sealed partial class KubeApiServer : IAsyncDisposable
         {
             ["api", "v1", "namespaces", ..] => ("", segments[3..]),
             ["apis", "events.k8s.io", "v1", "namespaces", ..] => ("events.k8s.io", segments[4..]),
+            ["apis", "apps", "v1", "namespaces", ..] => ("apps", segments[4..]),
             _ => (null, []),
         };
-        if (group is null || query["watch"] is ["true" or "1"])
+        if (group is null)
         {
             return null;
         }
 
+        var watch = IsWatch(query);
         return (group, method, rest) switch
         {
-            ("", "GET", [var ns, "pods"]) => new(Operation.ListPods, "list", "pods", "", ns, null),
-            ("", "GET", [var ns, "pods", var name]) => new(Operation.GetPod, "get", "pods", "", ns, name),
-            ("", "GET", [var ns, "pods", var name, "status"]) => new(Operation.GetPod, "get", "pods/status", "", ns, name),
+            ("", "GET", [var ns, "pods"]) => watch
+                ? new(Operation.WatchPods, "watch", "pods", "", ns, null)
+                : new(Operation.ListPods, "list", "pods", "", ns, null),
+            ("", "GET", [var ns, "pods", var name]) when !watch => new(Operation.GetPod, "get", "pods", "", ns, name),
+            ("", "GET", [var ns, "pods", var name, "status"]) when !watch => new(Operation.GetPod, "get", "pods/status", "", ns, name),
             ("", "PATCH", [var ns, "pods", var name]) => new(Operation.PatchPod, "patch", "pods", "", ns, name),
             ("", "PATCH", [var ns, "pods", var name, "status"]) => new(Operation.PatchPodStatus, "patch", "pods/status", "", ns, name),
-            (_, "GET", [var ns, "events"]) => new(Operation.ListEvents, "list", "events", group, ns, null),
-            (_, "POST", [var ns, "events"]) => new(Operation.CreateEvent, "create", "events", group, ns, null),
+            ("" or "events.k8s.io", "GET", [var ns, "events"]) when !watch => new(Operation.ListEvents, "list", "events", group, ns, null),
+            ("" or "events.k8s.io", "POST", [var ns, "events"]) => new(Operation.CreateEvent, "create", "events", group, ns, null),
+            ("apps", "GET", [var ns, "statefulsets"]) => watch
+                ? new(Operation.WatchStatefulSets, "watch", "statefulsets", "apps", ns, null)
+                : new(Operation.ListStatefulSets, "list", "statefulsets", "apps", ns, null),
+            ("apps", "GET", [var ns, "statefulsets", var name]) when !watch =>
+                new(Operation.GetStatefulSet, "get", "statefulsets", "apps", ns, name),
+            ("apps", "GET", [var ns, "statefulsets", var name, "status"]) when !watch =>
+                new(Operation.GetStatefulSet, "get", "statefulsets/status", "apps", ns, name),
             _ => null,
         };
     }
+
+    /// <summary>As the real server parses it: the first <c>watch</c> value, "true" or "1".</summary>
+    private static bool IsWatch(IQueryCollection query) => query["watch"].FirstOrDefault() is "true" or "1";
 
     private async Task HandleAsync(HttpContext context)
     {
@@ -310,22 +273,39 @@ public sealed partial class KubeApiServer : IAsyncDisposable
         var elapsed = Timeline.Elapsed;
         var aborted = context.RequestAborted;
         var route = Resolve(request.Method, path, request.Query);
+        CountArrival(route?.Verb ?? request.Method.ToLowerInvariant(), route?.Resource ?? "unknown");
         string? body = null;
         string? fault = null;
         var code = 500;
+        lock (_gate)
+        {
+            _inFlight.Add(context);
+        }
+
         try
         {
             using var reader = new StreamReader(request.Body, Encoding.UTF8);
             body = await reader.ReadToEndAsync(aborted).ConfigureAwait(false);
-            if (Latency > TimeSpan.Zero)
+            var latency = Latency;
+            if (latency > TimeSpan.Zero)
             {
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(aborted, _stopping.Token);
-                await Task.Delay(Latency, _time, stop.Token).ConfigureAwait(false);
+                await Task.Delay(latency, TimeProvider.System, stop.Token).ConfigureAwait(false);
+            }
+
+            if (IsBlackholed())
+            {
+                // Accepted, never answered: the answer waits for a network that does not come back.
+                fault = "blackhole";
+                await HoldAsync(aborted).ConfigureAwait(false);
             }
 
             var (status, response) = await ExecuteAsync(context, route, body, f => fault = f).ConfigureAwait(false);
             code = status;
-            await WriteAsync(context, status, response).ConfigureAwait(false);
+            if (response is not null)
+            {
+                await WriteAsync(context, status, response).ConfigureAwait(false);
+            }
         }
         catch (KubeApiException e)
         {
@@ -336,6 +316,10 @@ public sealed partial class KubeApiServer : IAsyncDisposable
         {
             code = 499; // the client went away (or the double stopped) before an answer
         }
+        catch (ConnectionResetException)
+        {
+            code = 0; // the connection was reset on purpose (a fault): nothing was answered
+        }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             code = 500; // a bug in the double: say so in the body rather than drop the connection
@@ -345,35 +329,58 @@ public sealed partial class KubeApiServer : IAsyncDisposable
         finally
         {
             var recorded = new RecordedRequest(started, elapsed, request.Method, path, request.QueryString.Value ?? "",
-                request.ContentType, code, string.IsNullOrEmpty(body) ? null : body, route is null, fault);
+                request.ContentType, code, string.IsNullOrEmpty(body) ? null : body, route is null, fault,
+                route?.Verb, route?.Resource);
             lock (_gate)
             {
+                _inFlight.Remove(context);
                 _requests.Add(recorded);
             }
         }
     }
 
-    private async Task<(int Status, JsonNode Body)> ExecuteAsync(HttpContext context, Route? route, string body, Action<string> fault)
+    /// <summary>Answers the request; a null body means the operation wrote the response itself (a watch stream).</summary>
+    private async Task<(int Status, JsonNode? Body)> ExecuteAsync(HttpContext context, Route? route, string body, Action<string> fault)
     {
         var request = context.Request;
-        var rule = TakeFault(request.Method, route?.Verb, request.Path.Value ?? "");
-        if (rule?.HangUntil is { } until)
+        var path = request.Path.Value ?? "/";
+        if (TakeFault(request.Method, route?.Verb, path) is { } injected)
         {
-            fault("hang");
-            await HangAsync(until, context.RequestAborted).ConfigureAwait(false);
-        }
-        else if (rule is { Status: var failWith })
-        {
-            fault($"fail {failWith}");
-            if (failWith == 429)
+            if (injected.Reset)
             {
-                context.Response.Headers.RetryAfter = "1";
+                fault("reset");
+                context.Abort();
+                throw new ConnectionResetException();
             }
 
-            throw new KubeApiException(failWith, KubeStatus.DefaultMessage(failWith));
+            if (injected.HangUntil is { } until)
+            {
+                fault("hang");
+                await HangAsync(until, context.RequestAborted).ConfigureAwait(false);
+            }
+            else
+            {
+                fault($"fail {injected.Status}");
+                if (injected.Status == 429)
+                {
+                    context.Response.Headers.RetryAfter = injected.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+                }
+
+                throw new KubeApiException(injected.Status, KubeStatus.DefaultMessage(injected.Status),
+                    retryAfterSeconds: injected.Status == 429 ? injected.RetryAfterSeconds : null);
+            }
         }
 
-        if (request.Headers.Authorization.ToString() != $"Bearer {Token}")
+        var token = request.Headers.Authorization.ToString() is var header && header.StartsWith("Bearer ", StringComparison.Ordinal)
+            ? header["Bearer ".Length..]
+            : null;
+        string? user;
+        lock (_gate)
+        {
+            user = token is null ? null : _users.GetValueOrDefault(token);
+        }
+
+        if (user is null)
         {
             throw new KubeApiException(401, "Unauthorized");
         }
@@ -383,32 +390,44 @@ public sealed partial class KubeApiServer : IAsyncDisposable
             throw new KubeApiException(404, KubeStatus.DefaultMessage(404));
         }
 
-        if (IsForbidden(route.Verb, route.Resource))
+        var fieldSelector = request.Query["fieldSelector"].ToString();
+        if (Denial(token!, user, route, fieldSelector) is { } denied)
         {
             fault("forbidden");
-            var what = route.Resource.Split('/')[0];
-            throw new KubeApiException(403,
-                $"{what}{(route.Name is null ? "" : $" \"{route.Name}\"")} is forbidden: User \"{User}\" cannot {route.Verb} resource "
-                + $"\"{route.Resource}\" in API group \"{route.Group}\" in the namespace \"{route.Namespace}\"",
-                route.Name, what, route.Group);
+            throw denied;
         }
 
-        var dryRun = request.Query["dryRun"] is ["All"];
-        return route.Operation switch
+        var query = request.Query;
+        var dryRun = query["dryRun"] is ["All"];
+        switch (route.Operation)
         {
-            Operation.GetPod => (200, GetPodOrThrow(route.Namespace, route.Name!)),
-            Operation.ListPods => (200, ListPods(route.Namespace, request.Query["labelSelector"], request.Query["fieldSelector"])),
-            Operation.PatchPod or Operation.PatchPodStatus => (200, PatchPod(
-                route.Namespace, route.Name!, route.Operation == Operation.PatchPodStatus, request.ContentType, body, dryRun)),
-            Operation.CreateEvent => (201, CreateEvent(route.Group, route.Namespace, body, dryRun)),
-            Operation.ListEvents => (200, ListEvents(route.Group, route.Namespace)),
-            _ => throw new KubeApiException(404, KubeStatus.DefaultMessage(404)),
-        };
+            case Operation.WatchPods:
+            case Operation.WatchStatefulSets:
+                await StreamWatchAsync(context, route, query, fault).ConfigureAwait(false);
+                return (200, null);
+            case Operation.GetPod:
+                return (200, GetPodOrThrow(route.Namespace, route.Name!));
+            case Operation.ListPods:
+                return (200, List(Kinds.Pods, route.Namespace, query["labelSelector"], fieldSelector));
+            case Operation.PatchPod:
+            case Operation.PatchPodStatus:
+                return (200, PatchPod(route.Namespace, route.Name!, route.Operation == Operation.PatchPodStatus, request.ContentType, body, dryRun));
+            case Operation.CreateEvent:
+                return (201, CreateEvent(route.Group, route.Namespace, body, dryRun));
+            case Operation.ListEvents:
+                return (200, ListEvents(route.Group, route.Namespace));
+            case Operation.GetStatefulSet:
+                return (200, GetStatefulSet(route.Namespace, route.Name!) ?? throw KubeApiException.NotFound("statefulsets", route.Name!, "apps"));
+            case Operation.ListStatefulSets:
+                return (200, List(Kinds.StatefulSets, route.Namespace, query["labelSelector"], fieldSelector));
+            default:
+                throw new KubeApiException(404, KubeStatus.DefaultMessage(404));
+        }
     }
 
     private static async Task WriteAsync(HttpContext context, int status, JsonNode body)
     {
-        if (context.RequestAborted.IsCancellationRequested)
+        if (context.RequestAborted.IsCancellationRequested || context.Response.HasStarted)
         {
             return;
         }
@@ -418,15 +437,43 @@ public sealed partial class KubeApiServer : IAsyncDisposable
         await context.Response.WriteAsync(body.ToJsonString(KubeStatus.JsonOptions), context.RequestAborted).ConfigureAwait(false);
     }
 
-    // ---------------------------------------------------------------- pods
+    /// <summary>Waits until the client gives up or the double stops.</summary>
+    private async Task HoldAsync(CancellationToken aborted)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(aborted, _stopping.Token);
+        await Task.Delay(Timeout.InfiniteTimeSpan, linked.Token).ConfigureAwait(false);
+    }
 
-    private JsonObject GetPodOrThrow(string ns, string name) =>
-        GetPod(ns, name) ?? throw KubeApiException.NotFound("pods", name);
+    /// <summary>Thrown after a request's connection was aborted on purpose.</summary>
+    private sealed class ConnectionResetException : Exception;
 
-    private static readonly string[] SupportedFields =
-        ["metadata.name", "metadata.namespace", "status.phase", "status.podIP", "spec.nodeName", "spec.serviceAccountName", "spec.restartPolicy"];
+    // ---------------------------------------------------------------- lists
 
-    private JsonObject ListPods(string ns, string? labelSelector, string? fieldSelector)
+    private JsonObject List(Kind kind, string ns, string? labelSelector, string? fieldSelector)
+    {
+        var (labels, fields) = ParseSelectors(kind, labelSelector, fieldSelector);
+        lock (_gate)
+        {
+            var items = new JsonArray();
+            foreach (var item in StoreOf(kind).Values.Where(o => Selects(o, ns, labels, fields, kind)))
+            {
+                var copy = (JsonObject)item.DeepClone();
+                copy.Remove("kind");
+                copy.Remove("apiVersion");
+                items.Add(copy);
+            }
+
+            return new JsonObject
+            {
+                ["kind"] = kind.ListKind,
+                ["apiVersion"] = kind.ApiVersion,
+                ["metadata"] = new JsonObject { ["resourceVersion"] = CurrentResourceVersion() },
+                ["items"] = items,
+            };
+        }
+    }
+
+    private static (LabelSelector Labels, LabelSelector Fields) ParseSelectors(Kind kind, string? labelSelector, string? fieldSelector)
     {
         LabelSelector labels, fields;
         try
@@ -439,254 +486,21 @@ public sealed partial class KubeApiServer : IAsyncDisposable
             throw KubeApiException.BadRequest(e.Message);
         }
 
-        if (fields.Keys.FirstOrDefault(k => !SupportedFields.Contains(k)) is { } unsupported)
+        if (fields.Keys.FirstOrDefault(k => !kind.Fields.Contains(k)) is { } unsupported)
         {
             throw KubeApiException.BadRequest($"field label not supported: {unsupported}");
         }
 
-        lock (_gate)
-        {
-            var items = new JsonArray();
-            foreach (var pod in _pods.Values.Where(p => p["metadata"]?["namespace"]?.GetValue<string>() == ns))
-            {
-                var fieldValues = SupportedFields.ToDictionary(f => f, f => Walk(pod, f), StringComparer.Ordinal);
-                if (labels.Matches(Labels(pod)) && fields.Matches(fieldValues))
-                {
-                    var item = (JsonObject)pod.DeepClone();
-                    item.Remove("kind");
-                    item.Remove("apiVersion");
-                    items.Add(item);
-                }
-            }
-
-            return new JsonObject
-            {
-                ["kind"] = "PodList",
-                ["apiVersion"] = "v1",
-                ["metadata"] = new JsonObject { ["resourceVersion"] = _resourceVersion.ToString(CultureInfo.InvariantCulture) },
-                ["items"] = items,
-            };
-        }
-
-        static string Walk(JsonNode node, string dotted) =>
-            dotted.Split('.').Aggregate((JsonNode?)node, (n, part) => n?[part]) is JsonValue v && v.TryGetValue(out string? s) ? s : "";
+        return (labels, fields);
     }
 
-    private JsonObject PatchPod(string ns, string name, bool statusOnly, string? contentType, string body, bool dryRun)
-    {
-        var mediaType = (contentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
-        if (mediaType is not (Patches.MergePatchType or Patches.StrategicMergePatchType or Patches.JsonPatchType))
-        {
-            throw new KubeApiException(415, $"the body of the request was in an unknown format - accepted media types include: "
-                + $"{Patches.JsonPatchType}, {Patches.MergePatchType}, {Patches.StrategicMergePatchType}");
-        }
+    private static bool Selects(JsonObject item, string ns, LabelSelector labels, LabelSelector fields, Kind kind) =>
+        item["metadata"]?["namespace"]?.GetValue<string>() == ns
+        && labels.Matches(Labels(item))
+        && fields.Matches(kind.Fields.ToDictionary(f => f, f => Walk(item, f), StringComparer.Ordinal));
 
-        JsonNode? patch;
-        try
-        {
-            patch = JsonNode.Parse(body);
-        }
-        catch (JsonException e)
-        {
-            throw KubeApiException.BadRequest($"error decoding patch: {e.Message}");
-        }
-
-        lock (_gate)
-        {
-            var current = _pods.GetValueOrDefault(Key(ns, name)) ?? throw KubeApiException.NotFound("pods", name);
-            var patched = (mediaType, patch) switch
-            {
-                (Patches.JsonPatchType, JsonArray operations) => Patches.JsonPatch(current, operations),
-                (Patches.MergePatchType, JsonObject) => Patches.MergePatch(current, patch),
-                (Patches.StrategicMergePatchType, JsonObject) => Patches.StrategicMergePatch(current, patch),
-                _ => throw KubeApiException.BadRequest(
-                    $"error decoding patch: a {mediaType} body must be a JSON {(mediaType == Patches.JsonPatchType ? "array" : "object")}"),
-            };
-            if (patched is not JsonObject { } candidate || candidate["metadata"] is not JsonObject candidateMeta)
-            {
-                throw KubeApiException.Invalid("Pod", name, "metadata: Required value");
-            }
-
-            var currentRv = current["metadata"]!["resourceVersion"]!.GetValue<string>();
-            var requestedRv = candidateMeta["resourceVersion"] is JsonValue rv && rv.TryGetValue(out string? s) ? s : null;
-            if (!string.IsNullOrEmpty(requestedRv) && requestedRv != currentRv)
-            {
-                throw KubeApiException.Conflict("pods", name);
-            }
-
-            JsonObject next;
-            if (statusOnly)
-            {
-                // pods/status: only status changes; metadata and spec changes are dropped.
-                next = (JsonObject)current.DeepClone();
-                next["status"] = candidate["status"]?.DeepClone();
-            }
-            else
-            {
-                // the main resource: status changes are dropped; server-owned metadata is kept.
-                next = candidate;
-                next["status"] = current["status"]?.DeepClone();
-                PodTemplate.ValidateUpdate(current, next, name);
-            }
-
-            return dryRun ? next : Commit(ns, name, current, next, statusOnly ? "status-patch" : "patch");
-        }
-    }
-
-    /// <summary>Stores <paramref name="next"/> unless it equals the current pod (a no-op keeps the resourceVersion).</summary>
-    private JsonObject Commit(string ns, string name, JsonObject current, JsonObject next, string source)
-    {
-        next["metadata"]!["resourceVersion"] = current["metadata"]!["resourceVersion"]!.DeepClone();
-        if (JsonNode.DeepEquals(current, next))
-        {
-            return (JsonObject)current.DeepClone();
-        }
-
-        next["metadata"]!["resourceVersion"] = NextResourceVersion();
-        _pods[Key(ns, name)] = next;
-        RecordLabelChanges(ns, name, current, next, source);
-        return (JsonObject)next.DeepClone();
-    }
-
-    private void Mutate(string ns, string name, string source, Action<JsonObject> edit)
-    {
-        lock (_gate)
-        {
-            var current = _pods.GetValueOrDefault(Key(ns, name))
-                ?? throw new InvalidOperationException($"pods \"{name}\" not found in namespace {ns}");
-            var next = (JsonObject)current.DeepClone();
-            edit(next);
-            Commit(ns, name, current, next, source);
-        }
-    }
-
-    private void RecordLabelChanges(string ns, string name, JsonObject? before, JsonObject? after, string source)
-    {
-        var old = before is null ? new Dictionary<string, string>() : Labels(before);
-        var now = after is null ? new Dictionary<string, string>() : Labels(after);
-        foreach (var key in old.Keys.Union(now.Keys).Order(StringComparer.Ordinal))
-        {
-            var from = old.GetValueOrDefault(key);
-            var to = now.GetValueOrDefault(key);
-            if (from != to)
-            {
-                Timeline.Record(ns, name, key, from, to, source);
-            }
-        }
-    }
-
-    private static Dictionary<string, string> Labels(JsonObject pod) =>
-        (pod["metadata"]?["labels"] as JsonObject ?? [])
-            .Where(kv => kv.Value is JsonValue)
-            .ToDictionary(kv => kv.Key, kv => kv.Value!.ToString(), StringComparer.Ordinal);
-
-    private static void EnsureValidLabel(string key, string value)
-    {
-        if (!LabelRules.IsValidKey(key) || !LabelRules.IsValidValue(value))
-        {
-            throw new ArgumentException($"invalid label {key}={value}");
-        }
-    }
-
-    // ---------------------------------------------------------------- events
-
-    private JsonObject CreateEvent(string group, string ns, string body, bool dryRun)
-    {
-        JsonObject ev;
-        try
-        {
-            ev = JsonNode.Parse(body) as JsonObject ?? throw KubeApiException.BadRequest("the body of the request must be an Event object");
-        }
-        catch (JsonException e)
-        {
-            throw KubeApiException.BadRequest($"error decoding event: {e.Message}");
-        }
-
-        var meta = ev["metadata"] as JsonObject ?? [];
-        ev["metadata"] = meta;
-        if (meta["namespace"]?.GetValue<string>() is { Length: > 0 } objectNs && objectNs != ns)
-        {
-            throw KubeApiException.BadRequest("the namespace of the provided object does not match the namespace sent on the request");
-        }
-
-        var name = meta["name"]?.GetValue<string>() is { Length: > 0 } given ? given
-            : meta["generateName"]?.GetValue<string>() is { Length: > 0 } prefix ? prefix + RandomSuffix()
-            : throw KubeApiException.Invalid("Event", "", "metadata.name: Required value: name or generateName is required");
-        ValidateEvent(group, ns, name, ev);
-
-        lock (_gate)
-        {
-            var key = $"{group}|{ns}|{name}";
-            if (_eventStore.ContainsKey(key))
-            {
-                throw new KubeApiException(409, $"events \"{name}\" already exists", name, "events", group, reason: "AlreadyExists");
-            }
-
-            ev["kind"] = "Event";
-            ev["apiVersion"] = group.Length == 0 ? "v1" : $"{group}/v1";
-            meta["name"] = name;
-            meta["namespace"] = ns;
-            meta["uid"] = Guid.NewGuid().ToString();
-            meta["creationTimestamp"] = Timestamp();
-            if (dryRun)
-            {
-                return ev;
-            }
-
-            meta["resourceVersion"] = NextResourceVersion();
-            _eventStore[key] = ev;
-            _events.Add(new RecordedEvent(_time.GetUtcNow(), group, ns, name, (JsonObject)ev.DeepClone()));
-            return (JsonObject)ev.DeepClone();
-        }
-    }
-
-    /// <summary>The checks of the real server that a sidecar is most likely to trip over.</summary>
-    private static void ValidateEvent(string group, string ns, string name, JsonObject ev)
-    {
-        List<string> errors = [];
-        string? Text(string member) => ev[member] is JsonValue v && v.TryGetValue(out string? s) && s.Length > 0 ? s : null;
-        if (group.Length == 0)
-        {
-            if (ev["involvedObject"]?["namespace"]?.GetValue<string>() is { Length: > 0 } involvedNs && involvedNs != ns)
-            {
-                errors.Add($"involvedObject.namespace: Invalid value: \"{involvedNs}\": does not match event.namespace");
-            }
-        }
-        else
-        {
-            errors.AddRange(new[] { "eventTime", "reportingController", "reportingInstance", "action", "reason" }
-                .Where(m => Text(m) is null).Select(m => $"{m}: Required value"));
-            if (Text("type") is not ("Normal" or "Warning"))
-            {
-                errors.Add($"type: Unsupported value: \"{Text("type")}\": supported values: \"Normal\", \"Warning\"");
-            }
-        }
-
-        if (errors.Count > 0)
-        {
-            throw KubeApiException.Invalid("Event", name, $"[{string.Join(", ", errors)}]");
-        }
-    }
-
-    private JsonObject ListEvents(string group, string ns)
-    {
-        lock (_gate)
-        {
-            var items = new JsonArray();
-            foreach (var ev in _eventStore.Where(kv => kv.Key.StartsWith($"{group}|{ns}|", StringComparison.Ordinal)).Select(kv => kv.Value))
-            {
-                items.Add(ev.DeepClone());
-            }
-
-            return new JsonObject
-            {
-                ["kind"] = "EventList",
-                ["apiVersion"] = group.Length == 0 ? "v1" : $"{group}/v1",
-                ["metadata"] = new JsonObject { ["resourceVersion"] = _resourceVersion.ToString(CultureInfo.InvariantCulture) },
-                ["items"] = items,
-            };
-        }
-    }
+    private static string Walk(JsonNode node, string dotted) =>
+        dotted.Split('.').Aggregate((JsonNode?)node, (n, part) => n?[part]) is JsonValue v && v.TryGetValue(out string? s) ? s : "";
 
     // ---------------------------------------------------------------- helpers
 
@@ -694,12 +508,14 @@ public sealed partial class KubeApiServer : IAsyncDisposable
 
     private string NextResourceVersion() => (++_resourceVersion).ToString(CultureInfo.InvariantCulture);
 
+    private string CurrentResourceVersion() => _resourceVersion.ToString(CultureInfo.InvariantCulture);
+
     private string Timestamp() => _time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
-    private static string RandomSuffix()
+    private static string RandomSuffix(int length = 5)
     {
         const string Alphabet = "bcdfghjklmnpqrstvwxz2456789"; // apimachinery's generateName alphabet
-        return string.Create(5, 0, (span, _) =>
+        return string.Create(length, 0, (span, _) =>
         {
             for (var i = 0; i < span.Length; i++)
             {

@@ -6,12 +6,12 @@ namespace RedisSidecars.KubeApiDouble;
 
 /// <summary>An error the double answers with a real <c>Status</c> object (kind Status, apiVersion v1).</summary>
 public sealed class KubeApiException(
-    int code, string message, string? name = null, string? kind = null, string? group = null, string? reason = null)
+    int code, string message, string? name = null, string? kind = null, string? group = null, string? reason = null, int? retryAfterSeconds = null)
     : Exception(message)
 {
     public int Code { get; } = code;
 
-    public JsonObject ToStatus() => KubeStatus.Failure(Code, Message, name, kind, group, reason);
+    public JsonObject ToStatus() => KubeStatus.Failure(Code, Message, name, kind, group, reason, retryAfterSeconds);
 
     public static KubeApiException NotFound(string resource, string name, string group = "") =>
         new(404, $"{Qualified(resource, group)} \"{name}\" not found", name, resource, group);
@@ -65,7 +65,7 @@ public static class KubeStatus
     };
 
     public static JsonObject Failure(
-        int code, string message, string? name = null, string? kind = null, string? group = null, string? reason = null)
+        int code, string message, string? name = null, string? kind = null, string? group = null, string? reason = null, int? retryAfterSeconds = null)
     {
         var status = new JsonObject
         {
@@ -92,9 +92,9 @@ public static class KubeStatus
             details["kind"] = kind;
         }
 
-        if (code == 429)
+        if (retryAfterSeconds is { } retryAfter)
         {
-            details["retryAfterSeconds"] = 1;
+            details["retryAfterSeconds"] = retryAfter;
         }
 
         if (details.Count > 0)

@@ -43,6 +43,9 @@ public sealed partial class LabelSelector
         return new LabelSelector([.. SplitTopLevel(text).Select(term => ParseTerm(term.Trim(), validateKeys))]);
     }
 
+    /// <summary>The value <paramref name="key"/> must equal (a <c>key=value</c> term), or null when there is no such term.</summary>
+    public string? ExactMatch(string key) => _requirements.FirstOrDefault(r => r.Key == key && r.Op == Op.Equals)?.Values[0];
+
     public bool Matches(IReadOnlyDictionary<string, string> labels) => _requirements.All(r =>
     {
         var has = labels.TryGetValue(r.Key, out var value);

@@ -1,13 +1,15 @@
 // Standalone mode: serve the double as its own process until SIGTERM/SIGINT.
 //   dotnet KubeApiDouble.dll --listen 127.0.0.1:PORT --kubeconfig PATH --namespace NS
-//       --pods redis-0,redis-1,redis-2 [--readiness-gate TYPE]... [--label POD:KEY=VALUE]...
+//       --pods redis-0,redis-1,redis-2 [--statefulset redis] [--readiness-gate TYPE]... [--label POD:KEY=VALUE]...
+//       [--latency-ms 4] [--watch-expiry-seconds 1800] [--bookmark-seconds 60] [--watch-history-seconds 75]
 // Prints exactly one line, "listening on http://HOST:PORT", once it accepts connections.
 using System.Net;
 using System.Runtime.InteropServices;
 using RedisSidecars.KubeApiDouble;
 
-const string Usage = "usage: KubeApiDouble --listen HOST:PORT [--kubeconfig PATH] [--namespace NS] [--pods a,b,c] "
-    + "[--readiness-gate TYPE]... [--label POD:KEY=VALUE]...";
+const string Usage = "usage: KubeApiDouble --listen HOST:PORT [--kubeconfig PATH] [--namespace NS] [--pods a,b,c] [--statefulset NAME] "
+    + "[--readiness-gate TYPE]... [--label POD:KEY=VALUE]... [--latency-ms N] [--watch-expiry-seconds N] [--bookmark-seconds N] "
+    + "[--watch-history-seconds N]";
 
 var listen = new IPEndPoint(IPAddress.Loopback, 0);
 string? kubeconfig = null;
@@ -15,6 +17,8 @@ var ns = "default";
 List<string> pods = [];
 List<string> gates = [];
 List<(string Pod, string Key, string Value)> labels = [];
+string? statefulSet = null;
+var options = new KubeApiOptions();
 try
 {
     for (var i = 0; i < args.Length; i++)
@@ -46,6 +50,21 @@ try
                 labels.Add(colon > 0 && equals > colon ? (spec[..colon], spec[(colon + 1)..equals], spec[(equals + 1)..])
                     : throw new ArgumentException($"--label '{spec}' is not POD:KEY=VALUE"));
                 break;
+            case "--statefulset":
+                statefulSet = Next();
+                break;
+            case "--latency-ms":
+                options = options with { Latency = TimeSpan.FromMilliseconds(NonNegative("--latency-ms", Next())) };
+                break;
+            case "--watch-expiry-seconds":
+                options = options with { WatchExpiry = TimeSpan.FromSeconds(Positive("--watch-expiry-seconds", Next())) };
+                break;
+            case "--bookmark-seconds":
+                options = options with { BookmarkInterval = TimeSpan.FromSeconds(Positive("--bookmark-seconds", Next())) };
+                break;
+            case "--watch-history-seconds":
+                options = options with { WatchHistory = TimeSpan.FromSeconds(NonNegative("--watch-history-seconds", Next())) };
+                break;
             case "--help" or "-h":
                 Console.WriteLine(Usage);
                 return 0;
@@ -60,7 +79,13 @@ catch (ArgumentException e)
     return 2;
 }
 
-await using var api = await KubeApiServer.StartAsync(listen.Address, listen.Port);
+await using var api = await KubeApiServer.StartAsync(listen.Address, listen.Port, options: options);
+if (statefulSet is not null)
+{
+    api.AddStatefulSet(ns, statefulSet, pods.Count(p => p.StartsWith(statefulSet + "-", StringComparison.Ordinal)),
+        new Dictionary<string, string> { ["app"] = statefulSet }, gates, createPods: false);
+}
+
 foreach (var pod in pods)
 {
     var podLabels = labels.Where(l => l.Pod == pod).ToDictionary(l => l.Key, l => l.Value);
@@ -85,3 +110,11 @@ Console.WriteLine($"listening on {api.BaseAddress.ToString().TrimEnd('/')}");
 Console.Out.Flush();
 await stop.Task;
 return 0;
+
+static int NonNegative(string flag, string text) =>
+    int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n)
+        ? n
+        : throw new ArgumentException($"{flag} '{text}' is not a non-negative whole number");
+
+static int Positive(string flag, string text) =>
+    NonNegative(flag, text) is > 0 and var n ? n : throw new ArgumentException($"{flag} '{text}' must be greater than 0");

@@ -6,7 +6,14 @@ namespace RedisSidecars.KubeApiDouble;
 /// <param name="Elapsed">Time since the double started, on the same monotonic clock as <see cref="LabelChange.Elapsed"/>.</param>
 /// <param name="StatusCode">The status answered; 499 when the client gave up first (e.g. on a hung request).</param>
 /// <param name="Unexpected">True when no API route matched (answered 404): a call the double does not model.</param>
-/// <param name="Fault">The injected fault that answered it ("fail 503", "hang", "forbidden"), or null.</param>
+/// <param name="StatusCode">0 when the connection was reset instead of an answer.</param>
+/// <param name="Fault">
+/// The injected fault that answered it ("fail 503", "hang", "reset", "blackhole", "forbidden", "watch 410",
+/// "watch closed", "watch reset"), or null.
+/// </param>
+/// <param name="Verb">The Kubernetes verb (get, list, watch, patch, create), or null when no route matched.</param>
+/// <param name="Resource">"pods", "pods/status", "events", "statefulsets", or null when no route matched.</param>
+/// <remarks>A request is recorded when its answer is complete: a watch when its stream ends.</remarks>
 public sealed record RecordedRequest(
     DateTimeOffset Time,
     TimeSpan Elapsed,
@@ -17,7 +24,9 @@ public sealed record RecordedRequest(
     int StatusCode,
     string? Body,
     bool Unexpected,
-    string? Fault)
+    string? Fault,
+    string? Verb = null,
+    string? Resource = null)
 {
     /// <summary>PATCH, POST or PUT.</summary>
     public bool IsWrite => Method is "PATCH" or "POST" or "PUT";
@@ -46,6 +55,8 @@ public sealed record RecordedRequest(
         ["status"] = StatusCode,
         ["unexpected"] = Unexpected,
         ["fault"] = Fault,
+        ["verb"] = Verb,
+        ["resource"] = Resource,
     };
 }
 

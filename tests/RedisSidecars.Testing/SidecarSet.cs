@@ -17,6 +17,12 @@ public sealed class SidecarSet : IAsyncDisposable
     public const string Label = SidecarDefaults.MasterLabelName;
     public const string Master = SidecarDefaults.MasterLabelValue;
     public const string Condition = SidecarDefaults.ReadinessConditionType;
+    public const string StatefulSet = "redis";
+    /// <summary>The Role (and service account) the manifests give the sidecar.</summary>
+    public const string ServiceAccount = "redis-sidecar";
+
+    /// <summary>The manifests' readinessProbe on the sidecar's /readyz (manifests/base/redis-statefulset.yaml), as the kubelet runs it.</summary>
+    public static readonly ProbeSettings ReadinessProbe = new(Period: TimeSpan.FromSeconds(1), Timeout: TimeSpan.FromSeconds(1), SuccessThreshold: 1, FailureThreshold: 2);
 
     readonly Process?[] sidecars;
     readonly List<StreamWriter> logs = [];
@@ -55,9 +61,11 @@ public sealed class SidecarSet : IAsyncDisposable
     {
         var set = new RedisSet(password: password);
         var api = await KubeApiServer.StartAsync(IPAddress.Loopback);
-        foreach (var n in set.Redis)
-            api.AddPod(Namespace, n.Name, new Dictionary<string, string> { ["app"] = "redis" }, [Condition]);
-        var kubeconfig = api.WriteKubeconfig(Path.Combine(set.Root, "kubeconfig"), Namespace);
+        // As the StatefulSet controller leaves them: pods with the set's labels, revision and readiness gate.
+        api.AddStatefulSet(Namespace, StatefulSet, set.Redis.Count, new Dictionary<string, string> { ["app"] = "redis" }, [Condition]);
+        var kubeconfig = api.WriteKubeconfig(Path.Combine(set.Root, "kubeconfig"), Namespace, ServiceAccount);
+        // The sidecars get exactly the manifests' Role, as on a real cluster.
+        api.EnforceRole(RoleRules.FromYaml(File.ReadAllText(Path.Combine(Tools.RepoRoot, "manifests", "base", "rbac.yaml")), ServiceAccount), ServiceAccount);
         var env = new Dictionary<string, string>(DefaultSidecarEnv) { ["KUBECONFIG"] = kubeconfig };
         foreach (var (k, v) in sidecarEnv ?? new Dictionary<string, string>()) env[k] = v;
         var s = new SidecarSet(set, api, kubeconfig, env);
@@ -105,6 +113,8 @@ public sealed class SidecarSet : IAsyncDisposable
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         sidecars[i] = p;
+        // The kubelet probes the sidecar's /readyz; the pod's Ready condition (and so the Services' endpoints) follows.
+        Api.ProbeReadiness(Namespace, Set.Redis[i].Name, new Uri($"http://{Set.Redis[i].Ip}:{HttpPorts[i]}/readyz"), ReadinessProbe);
     }
 
     static void Append(StreamWriter log, string? line)
@@ -143,6 +153,12 @@ public sealed class SidecarSet : IAsyncDisposable
     }
 
     public int[] MasterLabelled() => Enumerable.Range(0, Set.Redis.Count).Where(i => LabelOf(i) == Master).ToArray();
+
+    /// <summary>The master Service's endpoints as kube-proxy would route: pods labelled master and Ready.</summary>
+    public EndpointsTimeline MasterEndpoints() => Api.Endpoints(Namespace, $"{Label}={Master}");
+
+    /// <summary>Where a client of the master Service connects now: the one ready endpoint, or null.</summary>
+    public Node? ServiceEndpoint() => MasterEndpoints().ReadyAt(Api.Timeline.Elapsed) is [var pod] ? Set.Redis.Single(n => n.Name == pod) : null;
 
     /// <summary>A request to sidecar <paramref name="i"/>'s probe/metrics port (HTTP_PORT).</summary>
     public Task<(int Code, string Body)> HttpAsync(int i, string method, string path, TimeSpan? timeout = null) =>

@@ -144,7 +144,7 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
         try
         {
             foreach (var peer in peers)
-                if (await writer.ReadPeerLabelAsync(peer, budget.Token).ConfigureAwait(false) != settings.MasterLabelValue) return false;
+                if (await writer.ReadPeerLabelNowAsync(peer, budget.Token).ConfigureAwait(false) != settings.MasterLabelValue) return false;
             return true;
         }
         catch (Exception e) when (e is PodWriteException or OperationCanceledException && !ct.IsCancellationRequested)

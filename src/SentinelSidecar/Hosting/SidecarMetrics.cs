@@ -79,6 +79,7 @@ public sealed class SidecarMetrics
         Gauge(sb, "dotnet_gc_heap_size_bytes", "Size of the managed heap after the last garbage collection.", GC.GetGCMemoryInfo().HeapSizeBytes);
         sb.Append("# HELP process_cpu_seconds_total CPU time this process used.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total ")
           .Append(Environment.CpuUsage.TotalTime.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)).Append('\n');
+        RenderKube(sb);
         return sb.ToString();
     }
 
@@ -89,4 +90,15 @@ public sealed class SidecarMetrics
     static void CounterLine(StringBuilder sb, string name, string help, long value) =>
         sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(" counter\n")
           .Append(name).Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+
+    /// <summary>Watch streams reopened (ended by the server, failed, or expired with 410).</summary>
+    public Counter KubeWatchRestarts { get; } = new();
+    /// <summary>Full lists after the first one (410 Gone, a failure before the first watch, a 403, the resync timer).</summary>
+    public Counter KubeRelists { get; } = new();
+
+    void RenderKube(StringBuilder sb)
+    {
+        CounterLine(sb, "redis_sidecar_kube_watch_restarts_total", "Kubernetes watch streams reopened.", KubeWatchRestarts.Value);
+        CounterLine(sb, "redis_sidecar_kube_relists_total", "Kubernetes full relists after the first list.", KubeRelists.Value);
+    }
 }

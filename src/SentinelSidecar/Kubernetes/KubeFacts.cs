@@ -1,21 +1,61 @@
+using k8s.Models;
+
 namespace RedisSidecars.Sidecar.Kubernetes;
 
 /// <summary>What the sidecar knows of one pod of its StatefulSet (from the watch cache).</summary>
+/// <param name="DeclaresReadinessGate">spec.readinessGates has READINESS_CONDITION_TYPE.</param>
+/// <param name="ConditionTrue">That condition's status; null = absent.</param>
+/// <param name="RevisionHash">labels["controller-revision-hash"].</param>
+/// <param name="Terminating">metadata.deletionTimestamp set.</param>
 public sealed record PodFacts(string Name, string? Uid, IReadOnlyDictionary<string, string> Labels,
-    bool DeclaresReadinessGate, bool? ConditionTrue, string? RevisionHash, bool Terminating);
+    bool DeclaresReadinessGate,
+    bool? ConditionTrue,
+    string? RevisionHash,
+    bool Terminating)
+{
+    public const string RevisionLabel = "controller-revision-hash";
+    public const string PodNameLabel = "statefulset.kubernetes.io/pod-name";
 
-/// <summary>
-/// A consistent snapshot of the watch cache. <see cref="Live"/>: the watch is connected now (its view is current), as
-/// opposed to the last view kept through an outage.
-/// </summary>
-public sealed record KubeFacts(bool Synced, PodFacts? Own, IReadOnlyList<PodFacts> Peers, string? UpdateRevision, long Version, bool Live = true);
+    /// <summary>The label <paramref name="key"/>, or null when the pod does not carry it.</summary>
+    public string? Label(string key) => Labels.TryGetValue(key, out var v) ? v : null;
 
-/// <summary>The watch cache: its own pod, its peers and its StatefulSet's update revision, from one list + watch.</summary>
+    public static PodFacts From(V1Pod pod, string readinessConditionType)
+    {
+        var labels = pod.Metadata?.Labels is { } l ? new Dictionary<string, string>(l, StringComparer.Ordinal) : new Dictionary<string, string>(StringComparer.Ordinal);
+        var gate = pod.Spec?.ReadinessGates?.Any(g => g.ConditionType == readinessConditionType) == true;
+        var condition = pod.Status?.Conditions?.FirstOrDefault(c => c.Type == readinessConditionType);
+        return new PodFacts(pod.Metadata?.Name ?? "", pod.Metadata?.Uid, labels, gate,
+            condition is null ? null : string.Equals(condition.Status, "True", StringComparison.OrdinalIgnoreCase),
+            labels.GetValueOrDefault(RevisionLabel), pod.Metadata?.DeletionTimestamp is not null);
+    }
+
+    /// <summary>Value equality including the labels' contents (records compare dictionaries by reference).</summary>
+    public bool SameAs(PodFacts? other) =>
+        other is not null && Name == other.Name && Uid == other.Uid && DeclaresReadinessGate == other.DeclaresReadinessGate
+        && ConditionTrue == other.ConditionTrue && RevisionHash == other.RevisionHash && Terminating == other.Terminating
+        && Labels.Count == other.Labels.Count && Labels.All(kv => other.Labels.TryGetValue(kv.Key, out var v) && v == kv.Value);
+}
+
+/// <summary>A consistent snapshot of the cache.</summary>
+/// <param name="Synced">The initial list is done (before that, Own and Peers are empty).</param>
+/// <param name="Own">This pod; null when the cache has not seen it (not synced, or the pod is gone).</param>
+/// <param name="Peers">The other pods of the StatefulSet the cache has seen, in ordinal order.</param>
+/// <param name="UpdateRevision">StatefulSet status.updateRevision; null = unknown/unreadable.</param>
+/// <param name="Version">+1 on every change.</param>
+/// <param name="Live">The pod watch is current (listed or delivering); false from a failure until it recovers: the facts are the last ones kept.</param>
+public sealed record KubeFacts(bool Synced, PodFacts? Own, IReadOnlyList<PodFacts> Peers, string? UpdateRevision, long Version, bool Live = true)
+{
+    public static KubeFacts Empty { get; } = new(false, null, [], null, 0);
+}
+
+/// <summary>The sidecar's view of its StatefulSet's pods, fed by one list + watch (no polling).</summary>
 public interface IKubeFacts
 {
     KubeFacts Current { get; }
-    /// <summary>Completes when <see cref="Current"/>'s version is above <paramref name="version"/> (or <paramref name="ct"/> fires).</summary>
+
+    /// <summary>Completes when <c>Current.Version &gt; version</c>.</summary>
     Task WaitForChangeAsync(long version, CancellationToken ct);
-    /// <summary>List + watch until <paramref name="ct"/>; survives any outage; never throws but for cancellation.</summary>
+
+    /// <summary>List + watch until <paramref name="ct"/>; survives any outage; never throws but OCE on ct.</summary>
     Task RunAsync(CancellationToken ct);
 }

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json;
 using k8s;
 using k8s.Autorest;
@@ -12,66 +11,94 @@ using RedisSidecars.Sidecar.Hosting;
 
 namespace RedisSidecars.Sidecar.Kubernetes;
 
-/// <summary>What the sidecar reads of a pod.</summary>
-public sealed record PodSnapshot(IReadOnlyDictionary<string, string> Labels, bool DeclaresReadinessGate, bool? ConditionTrue, string? Uid);
-
-/// <summary>The sidecar's only way to the Kubernetes API: its own pod's label, condition and events; peers' labels read-only.</summary>
+/// <summary>The sidecar's only way to write to the Kubernetes API: its own pod's label, condition and events.</summary>
 public interface IPodWriter
 {
-    Task<PodSnapshot> ReadOwnPodAsync(CancellationToken ct);
-    /// <summary>The role label value on another pod of the set, read now (null = not labelled or pod gone); throws <see cref="PodWriteException"/> when it cannot be read.</summary>
-    Task<string?> ReadPeerLabelAsync(string podName, CancellationToken ct);
+    /// <summary>
+    /// The role label on another pod of the set, read from the API now, never from the cache (null = not labelled or
+    /// pod gone); throws <see cref="PodWriteException"/> when it cannot be read.
+    /// </summary>
+    Task<string?> ReadPeerLabelNowAsync(string podName, CancellationToken ct);
     Task SetRoleLabelAsync(string? value, CancellationToken ct);
     Task SetReadinessConditionAsync(bool ready, string reason, string message, CancellationToken ct);
+    /// <summary>Best effort: never throws (but OperationCanceledException when <paramref name="ct"/> is cancelled).</summary>
     Task RecordEventAsync(string type, string reason, string message, CancellationToken ct);
 }
 
-/// <summary>Raised for API errors that retrying cannot fix (403, 404, 422): logged, not retried.</summary>
+/// <summary>Raised for API errors that retrying cannot fix (403, 404, 422), or transient ones that outlasted the bound.</summary>
 public sealed class PodWriteException(string message) : Exception(message);
 
+/// <summary>Bounds of one write: per attempt, in total, and the retries between.</summary>
+public sealed record PodWriteOptions
+{
+    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan TotalTimeout { get; init; } = TimeSpan.FromSeconds(15);
+    public int MaxRetries { get; init; } = 5;
+    public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(100);
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(2);
+}
+
+/// <summary>
+/// The writes: a merge patch of the role label on pods, a strategic-merge patch of the readiness condition on
+/// pods/status (a merge patch would replace the kubelet's conditions), Events. Each is bounded (per attempt, in
+/// total), retried only for transient faults with backoff and jitter (honouring Retry-After), and a 403 is logged
+/// once with the exact missing rule. A successful patch feeds the returned pod into the watch cache.
+/// </summary>
 public sealed class PodWriter : IPodWriter
 {
     readonly IKubernetes client;
     readonly SidecarSettings settings;
     readonly ILogger logger;
     readonly SidecarMetrics metrics;
+    readonly TimeProvider time;
+    readonly KubeFactsWatcher? cache;
+    readonly ForbiddenReporter forbidden;
     readonly ResiliencePipeline pipeline;
-    readonly HashSet<string> forbiddenLogged = [];
     readonly string pod;
     readonly string ns;
     string? uid;
 
-    public PodWriter(IKubernetes client, SidecarSettings settings, ILogger logger, SidecarMetrics metrics, TimeProvider time)
+    public PodWriter(IKubernetes client, SidecarSettings settings, ILogger logger, SidecarMetrics metrics, TimeProvider time,
+        KubeFactsWatcher? cache = null, PodWriteOptions? options = null, ForbiddenReporter? forbidden = null)
     {
         this.client = client;
         this.settings = settings;
         this.logger = logger;
         this.metrics = metrics;
+        this.time = time;
+        this.cache = cache;
+        this.forbidden = forbidden ?? new ForbiddenReporter(logger);
+        options ??= new PodWriteOptions();
         pod = settings.Common.PodName!;
         ns = settings.Common.Namespace;
         pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddTimeout(options.TotalTimeout)
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<HttpOperationException>(e => IsTransient(e.Response.StatusCode))
-                    .Handle<HttpRequestException>().Handle<TimeoutRejectedException>()
-                    .Handle<TaskCanceledException>(),
-                MaxRetryAttempts = 5,
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(KubeErrors.IsTransient),
+                MaxRetryAttempts = options.MaxRetries,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
-                Delay = TimeSpan.FromMilliseconds(100),
-                MaxDelay = TimeSpan.FromSeconds(2),
+                Delay = options.InitialBackoff,
+                MaxDelay = options.MaxBackoff,
+                DelayGenerator = a => new ValueTask<TimeSpan?>(KubeErrors.RetryAfter(a.Outcome.Exception!) is { } r
+                    ? (r < options.MaxBackoff ? r : options.MaxBackoff) : null),
                 OnRetry = a =>
                 {
                     metrics.ApiErrors.Increment();
-                    Log.ApiProblem(logger, "request", Describe(a.Outcome.Exception));
+                    KubeLog.WriteFailed(logger, "request (retrying)", KubeErrors.Describe(a.Outcome.Exception));
                     return ValueTask.CompletedTask;
                 },
             })
-            .AddTimeout(TimeSpan.FromSeconds(5))
+            .AddTimeout(options.AttemptTimeout)
             .Build();
     }
 
-    public static IKubernetes CreateClient(SidecarSettings settings)
+    /// <summary>
+    /// The client every part of the sidecar uses (the watch cache needs the concrete type for its HTTP pipeline).
+    /// HttpClientTimeout bounds one request until its headers: a watch's stream is bounded by the cache's idle timeout.
+    /// </summary>
+    public static k8s.Kubernetes CreateClient(SidecarSettings settings)
     {
         var config = settings.KubeConfig is { } path
             ? KubernetesClientConfiguration.BuildConfigFromConfigFile(path)
@@ -82,29 +109,14 @@ public sealed class PodWriter : IPodWriter
         return new k8s.Kubernetes(config);
     }
 
-    static bool IsTransient(HttpStatusCode code) => code is HttpStatusCode.Conflict or HttpStatusCode.TooManyRequests || (int)code >= 500;
+    public async Task<string?> ReadPeerLabelNowAsync(string podName, CancellationToken ct) =>
+        (await ListSetPodsAsync(ct).ConfigureAwait(false)).FirstOrDefault(p => p.Name == podName)?.Label(settings.LabelName);
 
-    public async Task<PodSnapshot> ReadOwnPodAsync(CancellationToken ct)
+    /// <summary>A fresh list of the set's pods: the same list the watch cache makes (no second way of reading pods).</summary>
+    async Task<IReadOnlyList<PodFacts>> ListSetPodsAsync(CancellationToken ct)
     {
-        var p = await RunAsync("get", "pods", pod, c => client.CoreV1.ReadNamespacedPodAsync(pod, ns, cancellationToken: c), ct).ConfigureAwait(false);
-        uid = p.Metadata?.Uid;
-        var labels = p.Metadata?.Labels is { } l ? new Dictionary<string, string>(l) : new Dictionary<string, string>();
-        var gate = p.Spec?.ReadinessGates?.Any(g => g.ConditionType == settings.ReadinessConditionType) == true;
-        var cond = p.Status?.Conditions?.FirstOrDefault(c => c.Type == settings.ReadinessConditionType);
-        return new PodSnapshot(labels, gate, cond is null ? null : cond.Status == "True", uid);
-    }
-
-    public async Task<string?> ReadPeerLabelAsync(string podName, CancellationToken ct)
-    {
-        try
-        {
-            var p = await RunAsync("get", "pods", podName, c => client.CoreV1.ReadNamespacedPodAsync(podName, ns, cancellationToken: c), ct).ConfigureAwait(false);
-            return p.Metadata?.Labels is { } l && l.TryGetValue(settings.LabelName, out var v) ? v : null;
-        }
-        catch (PodWriteException e) when (e.Message.Contains("HTTP 404", StringComparison.Ordinal))
-        {
-            return null; // the pod is gone: it carries no label
-        }
+        var (items, _) = await RunAsync("list", "pods", c => StatefulSetPods.ListPodsAsync(client, ns, settings.PodNames, c), ct, target: null).ConfigureAwait(false);
+        return [.. items.Select(p => PodFacts.From(p, settings.ReadinessConditionType))];
     }
 
     public async Task SetRoleLabelAsync(string? value, CancellationToken ct)
@@ -113,9 +125,10 @@ public sealed class PodWriter : IPodWriter
         {
             ["metadata"] = new() { ["labels"] = new() { [settings.LabelName] = value } },
         }, PatchJsonContext.Default.DictionaryStringDictionaryStringDictionaryStringString);
-        await RunAsync("patch", "pods", pod,
+        var patched = await RunAsync("patch", "pods",
             c => client.CoreV1.PatchNamespacedPodAsync(new V1Patch(body, V1Patch.PatchType.MergePatch), pod, ns, cancellationToken: c), ct).ConfigureAwait(false);
         metrics.LabelPatches.Increment();
+        Observe(patched);
     }
 
     public async Task SetReadinessConditionAsync(bool ready, string reason, string message, CancellationToken ct)
@@ -123,19 +136,20 @@ public sealed class PodWriter : IPodWriter
         // Strategic merge: conditions merge on "type", so the kubelet's own conditions survive
         // (a merge patch would replace the whole list on a real API server).
         var condition = new ConditionPatch(settings.ReadinessConditionType, ready ? "True" : "False", reason, Truncate(message, 256),
-            DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture));
+            time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture));
         var body = JsonSerializer.Serialize(new StatusPatch(new StatusConditions([condition])), PatchJsonContext.Default.StatusPatch);
-        await RunAsync("patch", "pods/status", pod,
+        var patched = await RunAsync("patch", "pods/status",
             c => client.CoreV1.PatchNamespacedPodStatusAsync(new V1Patch(body, V1Patch.PatchType.StrategicMergePatch), pod, ns, cancellationToken: c), ct).ConfigureAwait(false);
+        Observe(patched);
     }
 
     public async Task RecordEventAsync(string type, string reason, string message, CancellationToken ct)
     {
-        var now = DateTime.UtcNow;
+        var now = time.GetUtcNow().UtcDateTime;
         var ev = new Corev1Event
         {
             Metadata = new V1ObjectMeta { GenerateName = pod + ".", NamespaceProperty = ns },
-            InvolvedObject = new V1ObjectReference { Kind = "Pod", ApiVersion = "v1", Name = pod, NamespaceProperty = ns, Uid = uid },
+            InvolvedObject = new V1ObjectReference { Kind = "Pod", ApiVersion = "v1", Name = pod, NamespaceProperty = ns, Uid = uid ?? cache?.Current.Own?.Uid },
             Type = type,
             Reason = reason,
             Message = Truncate(message, 1024),
@@ -148,47 +162,47 @@ public sealed class PodWriter : IPodWriter
         };
         try
         {
-            await RunAsync("create", "events", pod, c => client.CoreV1.CreateNamespacedEventAsync(ev, ns, cancellationToken: c), ct).ConfigureAwait(false);
+            await RunAsync("create", "events", c => client.CoreV1.CreateNamespacedEventAsync(ev, ns, cancellationToken: c), ct, target: null).ConfigureAwait(false);
         }
-        catch (PodWriteException) when (!ct.IsCancellationRequested)
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            // An event is best effort: its failure is logged and never blocks a label change.
+            // An event is best effort: its failure is logged (by RunAsync) and never blocks a label change.
         }
     }
 
-    async Task<T> RunAsync<T>(string verb, string resource, string name, Func<CancellationToken, Task<T>> call, CancellationToken ct)
+    void Observe(V1Pod patched)
+    {
+        if (patched.Metadata?.Uid is { } u) uid = u;
+        cache?.Observe(patched);
+    }
+
+    /// <summary>One bounded, retried call; <paramref name="target"/> is the object name RBAC sees (default: this pod; null: none).</summary>
+    Task<T> RunAsync<T>(string verb, string resource, Func<CancellationToken, Task<T>> call, CancellationToken ct) =>
+        RunAsync(verb, resource, call, ct, pod);
+
+    async Task<T> RunAsync<T>(string verb, string resource, Func<CancellationToken, Task<T>> call, CancellationToken ct, string? target)
     {
         try
         {
             return await pipeline.ExecuteAsync(async c => await call(c).ConfigureAwait(false), ct).ConfigureAwait(false);
         }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Forbidden)
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            metrics.ApiErrors.Increment();
-            lock (forbiddenLogged)
-                if (forbiddenLogged.Add($"{verb} {resource} {name}")) Log.Forbidden(logger, verb, resource, name);
-            throw new PodWriteException($"{verb} {resource}/{name} forbidden (RBAC)");
+            throw;
         }
-        catch (HttpOperationException e)
+        catch (HttpOperationException e) when (KubeErrors.StatusOf(e) == 403)
         {
             metrics.ApiErrors.Increment();
-            throw new PodWriteException($"{verb} {resource}/{name}: HTTP {(int)e.Response.StatusCode} {e.Response.ReasonPhrase}");
+            forbidden.Report(verb, "", resource, target);
+            throw new PodWriteException($"{verb} {resource}{(target is null ? "" : $" {target}")} forbidden (RBAC)");
         }
-        catch (Exception e) when (e is HttpRequestException or TimeoutRejectedException or TaskCanceledException && !ct.IsCancellationRequested)
+        catch (Exception e) when (e is HttpOperationException || KubeErrors.IsTransient(e))
         {
             metrics.ApiErrors.Increment();
-            throw new PodWriteException($"{verb} {resource}/{name}: {Describe(e)}");
+            KubeLog.WriteFailed(logger, $"{verb} {resource}{(target is null ? "" : $" {target}")}", KubeErrors.Describe(e));
+            throw new PodWriteException($"{verb} {resource}{(target is null ? "" : $" {target}")}: {KubeErrors.Describe(e)}");
         }
     }
-
-    static string Describe(Exception? e) => e switch
-    {
-        HttpOperationException h => $"HTTP {(int)h.Response.StatusCode}",
-        HttpRequestException h => "connection failed" + (h.HttpRequestError == HttpRequestError.Unknown ? "" : $" ({h.HttpRequestError})"),
-        TimeoutRejectedException or TaskCanceledException => "timed out",
-        null => "unknown",
-        _ => e.GetType().Name,
-    };
 
     static string Truncate(string s, int max) => s.Length <= max ? s : s[..max];
 }

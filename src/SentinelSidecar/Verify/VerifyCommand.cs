@@ -3,6 +3,7 @@ using RedisSidecars.Core.Addressing;
 using RedisSidecars.Core.Discovery;
 using RedisSidecars.Core.Settings;
 using RedisSidecars.Redis;
+using RedisSidecars.Sidecar.Kubernetes;
 using StackExchange.Redis;
 
 namespace RedisSidecars.Sidecar.Verify;
@@ -118,23 +119,26 @@ public sealed class VerifyCommand(SidecarSettings settings, TextWriter output, F
         }
         try
         {
+            // The same list the sidecar's watch cache makes (the StatefulSet's pods by name), filtered here.
             var selector = $"{settings.LabelName}={settings.MasterLabelValue}";
-            var list = await api.CoreV1.ListNamespacedPodAsync(settings.Common.Namespace, labelSelector: selector, cancellationToken: ct)
-                .WaitAsync(TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
-            var names = list.Items.Select(p => p.Metadata.Name).ToArray();
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            bound.CancelAfter(TimeSpan.FromSeconds(10));
+            var (pods, _) = await StatefulSetPods.ListPodsAsync(api, settings.Common.Namespace, settings.PodNames, bound.Token).ConfigureAwait(false);
+            var labelled = pods.Where(p => p.Metadata?.Labels?.TryGetValue(settings.LabelName, out var v) == true && v == settings.MasterLabelValue).ToArray();
+            var names = labelled.Select(p => p.Metadata.Name).ToArray();
             Check(names.Length == 1, $"exactly one pod labelled {selector}: {names.FirstOrDefault()}",
                 $"{names.Length} pods labelled {selector} (expected exactly one){(names.Length > 0 ? ": " + string.Join(",", names) : "")}");
             if (names.Length == 1)
             {
-                var pod = list.Items[0];
+                var pod = labelled[0];
                 var matches = PodIsNode(pod.Metadata.Name, pod.Status?.PodIP, master);
                 Check(matches, $"the labelled pod {pod.Metadata.Name} is the Sentinels' master {master}",
                     $"the labelled pod {pod.Metadata.Name} is not the Sentinels' master {master}");
             }
         }
-        catch (Exception e) when (e is k8s.Autorest.HttpOperationException or HttpRequestException or TimeoutException or TaskCanceledException && !ct.IsCancellationRequested)
+        catch (Exception e) when ((e is not OperationCanceledException || !ct.IsCancellationRequested) && (e is OperationCanceledException || KubeErrors.IsTransient(e) || e is k8s.Autorest.HttpOperationException))
         {
-            Check(false, "", $"list pods in {settings.Common.Namespace}: {(e is k8s.Autorest.HttpOperationException h ? $"HTTP {(int)h.Response.StatusCode}" : e.GetType().Name)}");
+            Check(false, "", $"list pods in {settings.Common.Namespace}: {KubeErrors.Describe(e)}");
         }
     }
 

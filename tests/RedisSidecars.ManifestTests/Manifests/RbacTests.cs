@@ -56,18 +56,51 @@ public class RbacTests
             .SelectMany(rule => rule.Resources.SelectMany(res => rule.Verbs.Select(v => $"{string.Join("", rule.ApiGroups)}/{res}:{v}:{(rule.ResourceNames is { Count: > 0 } ? "named" : "any")}")))
             .Order(StringComparer.Ordinal);
         Assert.Equal(
-            ["/events:create:any", "/events:patch:any", "/pods/status:patch:named", "/pods:get:named", "/pods:patch:named"],
+            ["/events:create:any", "/events:patch:any", "/pods/status:patch:named", "/pods:list:any", "/pods:patch:named", "/pods:watch:any",
+             "apps/statefulsets:get:named", "apps/statefulsets:list:named", "apps/statefulsets:watch:named"],
             grants);
     }
 
+    /// <summary>The StatefulSet rule names exactly the Redis StatefulSet (its update revision, nothing else).</summary>
     [Theory, MemberData(nameof(Overlays))]
-    public void Rbac_VerifyJob_IsReadOnly(string overlay)
+    public void Rbac_SidecarRole_ReadsOnlyItsOwnStatefulSet(string overlay)
+    {
+        var r = Kustomize.Overlay(overlay);
+        var role = RoleOf(r, r.RedisPod());
+        var sts = r.StatefulSet(r.RedisPod().OwnerName);
+
+        var rule = Assert.Single(role.Rules, x => x.Resources.Contains("statefulsets"));
+        Assert.Equal(["apps"], rule.ApiGroups);
+        Assert.Equal([sts.Metadata.Name], rule.ResourceNames);
+        Assert.Empty(rule.Verbs.Except(["get", "list", "watch"]));
+    }
+
+    /// <summary>Pod reads are list/watch only (the cache), never get, and never combined with a write in one rule.</summary>
+    [Theory, MemberData(nameof(Overlays))]
+    public void Rbac_SidecarRole_PodReadsAreListAndWatchWithoutWrites(string overlay)
+    {
+        var r = Kustomize.Overlay(overlay);
+        var role = RoleOf(r, r.RedisPod());
+
+        foreach (var rule in role.Rules.Where(x => x.Resources.Contains("pods")))
+        {
+            var reads = rule.Verbs.Intersect(["get", "list", "watch"]).ToArray();
+            if (reads.Length == 0) continue;
+            Assert.Equal(["list", "watch"], reads);
+            Assert.Empty(rule.Verbs.Intersect(WriteVerbs));
+        }
+    }
+
+    [Theory, MemberData(nameof(Overlays))]
+    public void Rbac_VerifyJob_OnlyListsPods(string overlay)
     {
         var r = Kustomize.Overlay(overlay);
         var role = RoleOf(r, r.VerifyPod());
 
-        foreach (var rule in role.Rules) Assert.Empty(rule.Verbs.Except(["get", "list"]));
-        Assert.Contains(role.Rules, rule => rule.Resources.Contains("pods") && rule.Verbs.Contains("list"));
+        var rule = Assert.Single(role.Rules);
+        Assert.Equal([""], rule.ApiGroups);
+        Assert.Equal(["pods"], rule.Resources);
+        Assert.Equal(["list"], rule.Verbs);
     }
 
     [Theory, MemberData(nameof(Overlays))]

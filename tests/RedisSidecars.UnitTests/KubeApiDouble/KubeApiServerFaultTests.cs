@@ -10,8 +10,6 @@ namespace RedisSidecars.UnitTests.KubeApiDouble;
 
 public sealed class KubeApiServerFaultTests : KubeApiTestBase
 {
-    private static V1Patch Merge(string json) => new(json, V1Patch.PatchType.MergePatch);
-
     [Fact]
     public async Task FailNext_Two503s_FailsTwiceThenServesAndRecordsEach()
     {
@@ -88,7 +86,7 @@ public sealed class KubeApiServerFaultTests : KubeApiTestBase
         var started = Stopwatch.StartNew();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Client.CoreV1.PatchNamespacedPodAsync(
             Merge("""{"metadata":{"labels":{"role":"master"}}}"""), "redis-0", Ns, cancellationToken: cts.Token));
-        var recorded = await EventuallyAsync(() => Api.Requests.SingleOrDefault());
+        var recorded = await EventuallyAsync(() => Api.Requests.SingleOrDefault(), "the abandoned request recorded");
 
         Assert.InRange(started.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(30));
         Assert.Equal((499, "hang"), (recorded.StatusCode, recorded.Fault));
@@ -161,21 +159,6 @@ public sealed class KubeApiServerFaultTests : KubeApiTestBase
         Assert.Equal(HttpStatusCode.OK, admin.StatusCode);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, code);
         Assert.Equal([503, 200], requests.Select(r => (int)r!["status"]!));
-    }
-
-    private static async Task<T> EventuallyAsync<T>(Func<T?> probe)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            if (probe() is { } value)
-            {
-                return value;
-            }
-
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "condition not met within 30 s");
-            await Task.Delay(20);
-        }
     }
 }
 

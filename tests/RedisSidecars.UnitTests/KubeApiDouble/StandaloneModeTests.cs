@@ -20,6 +20,7 @@ public sealed class StandaloneModeTests
             {
                 dll, "--listen", "127.0.0.1:0", "--kubeconfig", kubeconfig, "--namespace", "demo",
                 "--pods", "redis-0,redis-1,redis-2", "--readiness-gate", "redis.io/role-ready", "--label", "redis-0:role=master",
+                "--statefulset", "redis", "--latency-ms", "1", "--watch-expiry-seconds", "60", "--bookmark-seconds", "5",
             },
         };
         using var process = Process.Start(start)!;
@@ -33,9 +34,23 @@ public sealed class StandaloneModeTests
             Assert.Equal("redis-0", Assert.Single(masters.Items).Metadata.Name);
             Assert.Equal("redis.io/role-ready", Assert.Single(masters.Items[0].Spec.ReadinessGates).ConditionType);
 
+            var set = await client.AppsV1.ReadNamespacedStatefulSetAsync("redis", "demo");
+            Assert.Equal(3, set.Spec.Replicas);
+            Assert.Equal(set.Status.UpdateRevision, masters.Items[0].Metadata.Labels["controller-revision-hash"]);
+
             using var http = new HttpClient { BaseAddress = new Uri(line!["listening on ".Length..]) };
             var timeline = JsonNode.Parse(await http.GetStringAsync("/_double/timeline?key=role&value=master"))!;
             Assert.Equal(1, (int)timeline["maxConcurrent"]!);
+            var mark = JsonNode.Parse(await http.GetStringAsync("/_double/mark"))!;
+            using (await http.PostAsync("/_double/rollout?namespace=demo&name=redis", null))
+            {
+            }
+
+            await client.AppsV1.ReadNamespacedStatefulSetAsync("redis", "demo");
+            var counts = JsonNode.Parse(await http.GetStringAsync($"/_double/counts?since={(long)mark["sequence"]!}"))!;
+            Assert.Equal(1, (int)counts["total"]!);
+            var endpoints = JsonNode.Parse(await http.GetStringAsync("/_double/endpoints?namespace=demo&selector=role%3Dmaster"))!;
+            Assert.Equal("role=master", (string?)endpoints["selector"]);
 
             using var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
             await kill.WaitForExitAsync();
@@ -54,10 +69,13 @@ public sealed class StandaloneModeTests
         }
     }
 
-    [Fact]
-    public async Task Main_UnknownArgument_ExitsWithCode2AndOneLineReason()
+    [Theory]
+    [InlineData("KubeApiDouble: unknown argument '--bogus'", "--bogus")]
+    [InlineData("KubeApiDouble: --latency-ms '-3' is not a non-negative whole number", "--latency-ms", "-3")]
+    [InlineData("KubeApiDouble: --watch-expiry-seconds '0' must be greater than 0", "--watch-expiry-seconds", "0")]
+    public async Task Main_BadArgument_ExitsWithCode2AndOneLineReason(string expected, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "KubeApiDouble.dll"), "--bogus"])
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "KubeApiDouble.dll"), .. args])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -68,6 +86,7 @@ public sealed class StandaloneModeTests
         await process.WaitForExitAsync();
 
         Assert.Equal(2, process.ExitCode);
-        Assert.StartsWith("KubeApiDouble: unknown argument '--bogus'", error, StringComparison.Ordinal);
+        Assert.StartsWith(expected, error, StringComparison.Ordinal);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 }

@@ -440,17 +440,13 @@ public sealed class FakePodWriter(CallJournal journal, FakeKubeFacts kube, TimeP
     /// <summary>Label and condition writes with the fake clock's time when they were made.</summary>
     public IReadOnlyList<(string Call, DateTimeOffset At)> Writes => writes.ToArray();
 
-    public async Task<PodSnapshot> ReadOwnPodAsync(CancellationToken ct)
-    {
-        await Call("read.api.pod", ct).ConfigureAwait(false);
-        var own = kube.Current.Own!;
-        return new PodSnapshot(own.Labels, own.DeclaresReadinessGate, own.ConditionTrue, own.Uid);
-    }
+    /// <summary>What a fresh read returns (null: the fake cache's view).</summary>
+    public Func<string, string?>? PeerLabelNow { get; set; }
 
-    public async Task<string?> ReadPeerLabelAsync(string podName, CancellationToken ct)
+    public async Task<string?> ReadPeerLabelNowAsync(string podName, CancellationToken ct)
     {
         await Call($"read.api.peer {podName}", ct).ConfigureAwait(false);
-        return kube.Current.Peers.FirstOrDefault(p => p.Name == podName)?.Labels.GetValueOrDefault(labelName);
+        return PeerLabelNow is { } now ? now(podName) : kube.Current.Peers.FirstOrDefault(p => p.Name == podName)?.Labels.GetValueOrDefault(labelName);
     }
 
     public async Task SetRoleLabelAsync(string? value, CancellationToken ct)

@@ -1,0 +1,48 @@
+using Microsoft.Extensions.Logging;
+
+namespace RedisSidecars.Sidecar.Kubernetes;
+
+/// <summary>Log lines of the Kubernetes edge (event ids 100+). No secrets: only names, codes and reasons.</summary>
+internal static partial class KubeLog
+{
+    [LoggerMessage(101, LogLevel.Warning, "Kubernetes API: {Resource} list/watch failed: {Problem}; again in {DelayMs} ms (the last known state is kept)")]
+    public static partial void WatchFailed(ILogger logger, string resource, string problem, long delayMs);
+
+    [LoggerMessage(102, LogLevel.Information, "Kubernetes API: {Resource} listed ({Count} objects, resourceVersion {ResourceVersion}): {Why}")]
+    public static partial void Listed(ILogger logger, string resource, int count, string resourceVersion, string why);
+
+    [LoggerMessage(103, LogLevel.Error, "Kubernetes API forbids {Verb} on {What}: the Role needs the rule {Rule}")]
+    public static partial void Forbidden(ILogger logger, string verb, string what, string rule);
+
+    [LoggerMessage(104, LogLevel.Information, "Kubernetes API: {Resource} watch is back after {Failures} failed attempt(s)")]
+    public static partial void WatchRecovered(ILogger logger, string resource, int failures);
+
+    [LoggerMessage(105, LogLevel.Debug, "Kubernetes API: {Resource} watch ended by the server at resourceVersion {ResourceVersion}; watching again from there")]
+    public static partial void WatchEnded(ILogger logger, string resource, string resourceVersion);
+
+    [LoggerMessage(107, LogLevel.Debug, "Kubernetes API: {Resource} relisted by the resync timer ({Count} objects, resourceVersion {ResourceVersion})")]
+    public static partial void Resynced(ILogger logger, string resource, int count, string resourceVersion);
+
+    [LoggerMessage(106, LogLevel.Warning, "Kubernetes API: {Operation} failed: {Problem}")]
+    public static partial void WriteFailed(ILogger logger, string operation, string problem);
+}
+
+/// <summary>The exact RBAC rule a denied request needs, logged once per rule.</summary>
+public sealed class ForbiddenReporter(ILogger logger)
+{
+    readonly HashSet<string> reported = [];
+
+    /// <summary>Logs the missing rule the first time it is seen; true when it was logged now.</summary>
+    public bool Report(string verb, string group, string resource, string? resourceName)
+    {
+        var rule = Rule(verb, group, resource, resourceName);
+        lock (reported)
+            if (!reported.Add(rule)) return false;
+        KubeLog.Forbidden(logger, verb, resourceName is null ? resource : $"{resource} \"{resourceName}\"", rule);
+        return true;
+    }
+
+    /// <summary>The rule in a Role's terms: <c>apiGroups ["apps"], resources ["statefulsets"], verbs ["watch"], resourceNames ["redis"]</c>.</summary>
+    public static string Rule(string verb, string group, string resource, string? resourceName) =>
+        $"apiGroups [\"{group}\"], resources [\"{resource}\"], verbs [\"{verb}\"]" + (resourceName is null ? "" : $", resourceNames [\"{resourceName}\"]");
+}
