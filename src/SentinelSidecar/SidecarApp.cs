@@ -101,7 +101,9 @@ public static class SidecarApp
             return Fail($"cannot build a Kubernetes client ({e.GetType().Name}); expected KUBECONFIG to name a valid kubeconfig, or an in-cluster service account");
         }
         var facts = new KubeFactsWatcher(kube, settings, logger, metrics, time, new KubeWatchOptions { ResyncInterval = settings.KubeResyncInterval });
-        var pods = new PodWriter(kube, settings, logger, metrics, time, facts);
+        // Short bounds: the applier retries on its own and re-plans from the watch between attempts, so a failing
+        // condition write never holds a demotion's label write back for long.
+        var pods = new PodWriter(kube, settings, logger, metrics, time, facts, new PodWriteOptions { AttemptTimeout = TimeSpan.FromSeconds(3), TotalTimeout = TimeSpan.FromSeconds(4) });
         await using var local = await LocalRedisClient.ConnectAsync(settings).ConfigureAwait(false);
         await using var sentinels = new SentinelWatcher(settings.Common, logger, time);
         var applier = new PodStateApplier(settings, facts, pods, metrics, logger, time);

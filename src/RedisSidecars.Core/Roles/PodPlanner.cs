@@ -29,8 +29,10 @@ public sealed record LabelValues(string Master, string? Replica);
 public static class PodPlanner
 {
     /// <param name="waitingSince">How long this pod has been waiting for peers to drop the master label (null: not waiting).</param>
+    /// <param name="conditionFailing">The last readiness-condition write failed: a label change goes first, so that an
+    /// unwritable condition never keeps a demoted master's label on it (its /readyz is down already).</param>
     public static PodStep Next(RoleLabel label, bool ready, ObservedPod? own, IReadOnlyList<ObservedPeer> peers, LabelValues values,
-        TimeSpan? waitingSince, TimeSpan labelWait)
+        TimeSpan? waitingSince, TimeSpan labelWait, bool conditionFailing = false)
     {
         if (own is null) return new PodStep.Done(); // not seen yet: nothing can be compared
         var want = label switch
@@ -48,7 +50,7 @@ public static class PodPlanner
             var waited = waitingSince ?? TimeSpan.Zero;
             return waited >= labelWait ? new PodStep.PatchLabel(want, labelled) : new PodStep.WaitForPeers(labelled, labelWait - waited);
         }
-        if (conditionWrong && !ready) return new PodStep.PatchCondition(false);
+        if (conditionWrong && !ready && !(conditionFailing && own.Label != want)) return new PodStep.PatchCondition(false);
         if (own.Label != want) return new PodStep.PatchLabel(want, []);
         if (conditionWrong) return new PodStep.PatchCondition(ready);
         return new PodStep.Done();

@@ -19,6 +19,7 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
     static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(200);
     static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
     static readonly TimeSpan ConfirmBudget = TimeSpan.FromSeconds(1);
+    static readonly TimeSpan ProbeEvery = TimeSpan.FromSeconds(1);
     readonly LabelValues values = new(settings.MasterLabelValue, settings.ReplicaLabelValue);
     readonly object gate = new();
     PodIntent? intent;
@@ -55,6 +56,8 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
     public async Task RunAsync(CancellationToken ct)
     {
         long waitingSince = 0;
+        long lastProbe = 0;
+        var conditionFailing = false;
         var backoff = MinBackoff;
         var loggedWait = false;
         while (!ct.IsCancellationRequested)
@@ -73,8 +76,8 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
             var own = Observe(facts.Own);
             var peers = facts.Peers.Select(p => new ObservedPeer(p.Name, Label(p), p.Terminating)).ToArray();
             var waited = waitingSince == 0 || !facts.Live ? (TimeSpan?)null : time.GetElapsedTime(waitingSince);
-            var step = PodPlanner.Next(want.Label, want.Ready, own, peers, values, waited, settings.MasterLabelWait);
-            if (step is not PodStep.WaitForPeers) { waitingSince = 0; loggedWait = false; }
+            var step = PodPlanner.Next(want.Label, want.Ready, own, peers, values, waited, settings.MasterLabelWait, conditionFailing);
+            if (step is not PodStep.WaitForPeers) { waitingSince = 0; lastProbe = 0; loggedWait = false; }
             try
             {
                 switch (step)
@@ -91,13 +94,22 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
                         if (!facts.Live) waitingSince = 0;
                         else if (waitingSince == 0) waitingSince = time.GetTimestamp();
                         if (!loggedWait) { Log.WaitingForPeer(logger, string.Join(",", w.Labelled)); loggedWait = true; }
-                        await WaitAsync(intentChanged, facts.Version, w.Remaining, ct).ConfigureAwait(false);
+                        // While waiting (never at rest), read the peers fresh once a second: an API that fails now may be all
+                        // that delays the previous master's sidecar, so the bound starts over.
+                        if (lastProbe == 0 || time.GetElapsedTime(lastProbe) >= ProbeEvery)
+                        {
+                            lastProbe = time.GetTimestamp();
+                            if (await StillLabelledNowAsync(w.Labelled, ct).ConfigureAwait(false) is null && waitingSince != 0) waitingSince = time.GetTimestamp();
+                        }
+                        await WaitAsync(intentChanged, facts.Version, w.Remaining < ProbeEvery ? w.Remaining : ProbeEvery, ct).ConfigureAwait(false);
                         continue;
                     case PodStep.PatchCondition c:
-                        await writer.SetReadinessConditionAsync(c.Ready, c.Ready ? "Ready" : "NotReady", want.Reason, ct).ConfigureAwait(false);
+                        try { await writer.SetReadinessConditionAsync(c.Ready, c.Ready ? "Ready" : "NotReady", want.Reason, ct).ConfigureAwait(false); }
+                        catch (PodWriteException) { conditionFailing = true; throw; }
+                        conditionFailing = false;
                         break;
                     case PodStep.PatchLabel l:
-                        if (l.StillLabelled.Count > 0 && !await StillLabelledNowAsync(l.StillLabelled, ct).ConfigureAwait(false))
+                        if (l.StillLabelled.Count > 0 && await StillLabelledNowAsync(l.StillLabelled, ct).ConfigureAwait(false) != true)
                         {
                             // The API did not confirm it promptly, or the label is already gone: the watch will tell.
                             waitingSince = time.GetTimestamp();
@@ -133,11 +145,12 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
     }
 
     /// <summary>
-    /// Before labelling this pod master while a peer still carries the label (its sidecar gone or stuck), reads the peers
-    /// fresh: only a prompt answer that still shows the label counts. A slow or failed read means the API is not
-    /// healthy, and the previous master's own unlabelling may still be on its way: the wait starts over.
+    /// Reads the peers that still carry the master label fresh from the API (never the cache): true when every one
+    /// still does, false when one no longer does, null when the API did not answer promptly. Before labelling this pod
+    /// master past a still-labelled peer only a prompt true counts: a slow or failed read means the API is not healthy,
+    /// and the previous master's own unlabelling may still be on its way.
     /// </summary>
-    async Task<bool> StillLabelledNowAsync(IReadOnlyList<string> peers, CancellationToken ct)
+    async Task<bool?> StillLabelledNowAsync(IReadOnlyList<string> peers, CancellationToken ct)
     {
         using var budget = CancellationTokenSource.CreateLinkedTokenSource(ct);
         budget.CancelAfter(ConfirmBudget);
@@ -149,7 +162,7 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
         }
         catch (Exception e) when (e is PodWriteException or OperationCanceledException && !ct.IsCancellationRequested)
         {
-            return false;
+            return null;
         }
     }
 

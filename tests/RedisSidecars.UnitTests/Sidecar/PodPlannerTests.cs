@@ -188,6 +188,14 @@ public sealed class PodPlannerTests
         Assert.IsType<PodStep.Done>(Next(RoleLabel.Master, true, Pod("master", true)));
         Assert.IsType<PodStep.Done>(Next(RoleLabel.Replica, false, Pod("replica", false)));
     }
+    [Fact]
+    public void Next_DemotionWithTheConditionWriteFailing_LabelFirst()
+    {
+        Assert.IsType<PodStep.PatchCondition>(PodPlanner.Next(RoleLabel.Replica, false, Pod("master", true), NoMasterPeer, Values, null, Bound, conditionFailing: false));
+        AssertLabel("replica", PodPlanner.Next(RoleLabel.Replica, false, Pod("master", true), NoMasterPeer, Values, null, Bound, conditionFailing: true));
+        // Label already right: the condition is all there is to write, failing or not.
+        Assert.IsType<PodStep.PatchCondition>(PodPlanner.Next(RoleLabel.Replica, false, Pod("replica", true), NoMasterPeer, Values, null, Bound, conditionFailing: true));
+    }
 }
 
 public sealed class ReplicaPriorityPlannerTests
@@ -209,4 +217,5 @@ public sealed class ReplicaPriorityPlannerTests
     {
         Assert.Equal(expected, ReplicaPriorityPlanner.Plan(own, update, current));
     }
+
 }

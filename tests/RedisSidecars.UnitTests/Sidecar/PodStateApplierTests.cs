@@ -188,6 +188,31 @@ public sealed class PodStateApplierTests : IAsyncLifetime
     }
 
     [Fact]
+    public void RunAsync_ApiFailsWhileTheWatchStaysLive_BoundStartsOverAfterTheLastFailedRead()
+    {
+        // The watch keeps delivering but every request fails (503s): the previous master's sidecar cannot drop its label
+        // either. The fresh reads made while waiting see it, and the bound starts over after the last failed one.
+        Start(FakeKubeFacts.Set("replica", true, peer1: "master"));
+        var failing = true;
+        rig.Pods.Before = (entry, _) => failing && entry.StartsWith("read.api.peer", StringComparison.Ordinal)
+            ? throw new PodWriteException("list pods: HTTP 503 Service Unavailable")
+            : Task.CompletedTask;
+        Publish(RoleLabel.Master, true, timed: true);
+        Advance(TimeSpan.FromSeconds(8));
+        Assert.Empty(Writes);
+        Assert.True(rig.Journal.CountStarting("read.api.peer") >= 6, "expected a fresh read about once a second while waiting: " + rig.Journal);
+
+        var recovered = rig.Clock.GetUtcNow();
+        failing = false;
+        Advance(Bound - TimeSpan.FromSeconds(1.5));
+        Assert.Empty(Writes);
+        Advance(TimeSpan.FromSeconds(3));
+
+        Assert.Equal(["api.label master"], Writes);
+        Assert.True(rig.Pods.Writes[0].At - recovered >= Bound - TimeSpan.FromSeconds(1), $"labelled {rig.Pods.Writes[0].At - recovered} after the API recovered");
+    }
+
+    [Fact]
     public void RunAsync_WatchDropsMidWait_BoundRestartsOnceLiveAgain()
     {
         Start(FakeKubeFacts.Set("replica", true, peer1: "master"));
@@ -207,7 +232,7 @@ public sealed class PodStateApplierTests : IAsyncLifetime
     }
 
     [Fact]
-    public void RunAsync_WriteFailsTwice_RetriedUntilItSucceedsThenContinues()
+    public void RunAsync_ConditionWriteFailsTwice_LabelGoesFirstThenTheConditionIsRetriedUntilItSucceeds()
     {
         Start(FakeKubeFacts.Set("master", true));
         var failures = 2;
@@ -218,13 +243,14 @@ public sealed class PodStateApplierTests : IAsyncLifetime
         Publish(RoleLabel.Replica, false, timed: true);
         Advance(TimeSpan.FromSeconds(3));
 
-        Assert.Equal(["api.condition False", "api.condition False", "api.condition False", "api.label replica", "demoted"], Writes);
+        // An unwritable condition never keeps a demoted master's label on it (its /readyz is down already).
+        Assert.Equal(["api.condition False", "api.label replica", "demoted", "api.condition False", "api.condition False"], Writes);
     }
 
     [Fact]
     public void RunAsync_WriteFails_NoRetryBeforeTheBackoff()
     {
-        Start(FakeKubeFacts.Set("master", true));
+        Start(FakeKubeFacts.Set("replica", true));
         rig.Pods.Before = (entry, _) => entry == "api.condition False" ? throw new PodWriteException("HTTP 503") : Task.CompletedTask;
 
         Publish(RoleLabel.Replica, false, timed: true);
@@ -236,7 +262,7 @@ public sealed class PodStateApplierTests : IAsyncLifetime
         Assert.Equal(2, rig.Journal.Count("api.condition False"));
         Advance(TimeSpan.FromMilliseconds(400)); // 900 ms: it is
         Assert.Equal(3, rig.Journal.Count("api.condition False"));
-        Assert.Empty(rig.Journal.Starting("api.label"));       // never the label before the condition
+        Assert.Empty(rig.Journal.Starting("api.label"));       // the label is right: nothing else to write
     }
 
     [Fact]
