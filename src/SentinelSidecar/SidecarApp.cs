@@ -72,7 +72,7 @@ public static class SidecarApp
         return await RunAsync(settings, cts).ConfigureAwait(false);
     }
 
-    static IKubernetes? TryKubernetes(SidecarSettings s)
+    static k8s.Kubernetes? TryKubernetes(SidecarSettings s)
     {
         if (s.KubeConfig is null && !KubernetesClientConfiguration.IsInCluster()) return null;
         return PodWriter.CreateClient(s);

@@ -1,5 +1,3 @@
-using k8s.Models;
-
 namespace RedisSidecars.Sidecar.Kubernetes;
 
 /// <summary>What the sidecar knows of one pod of its StatefulSet (from the watch cache).</summary>
@@ -19,7 +17,7 @@ public sealed record PodFacts(string Name, string? Uid, IReadOnlyDictionary<stri
     /// <summary>The label <paramref name="key"/>, or null when the pod does not carry it.</summary>
     public string? Label(string key) => Labels.TryGetValue(key, out var v) ? v : null;
 
-    public static PodFacts From(V1Pod pod, string readinessConditionType)
+    public static PodFacts From(PodObject pod, string readinessConditionType)
     {
         var labels = pod.Metadata?.Labels is { } l ? new Dictionary<string, string>(l, StringComparer.Ordinal) : new Dictionary<string, string>(StringComparer.Ordinal);
         var gate = pod.Spec?.ReadinessGates?.Any(g => g.ConditionType == readinessConditionType) == true;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using k8s.Models;
 using Microsoft.Extensions.Logging;
 using RedisSidecars.Core.Settings;
 using RedisSidecars.Sidecar.Hosting;
@@ -19,8 +18,8 @@ public sealed class KubeFactsWatcher : IKubeFacts
     readonly SidecarSettings settings;
     readonly IReadOnlyList<string> podNames;
     readonly string ownName;
-    readonly ListWatchLoop<V1Pod> podLoop;
-    readonly ListWatchLoop<V1StatefulSet> setLoop;
+    readonly ListWatchLoop<PodObject> podLoop;
+    readonly ListWatchLoop<StatefulSetObject> setLoop;
     bool synced;
     bool live = true;
     string? updateRevision;
@@ -37,13 +36,13 @@ public sealed class KubeFactsWatcher : IKubeFacts
         var setName = StatefulSetPods.StatefulSetName(settings);
         options ??= new KubeWatchOptions();
         forbidden ??= new ForbiddenReporter(logger);
-        podLoop = new ListWatchLoop<V1Pod>(
-            new ListWatchTarget<V1Pod>("pods", "", null,
+        podLoop = new ListWatchLoop<PodObject>(
+            new ListWatchTarget<PodObject>("pods", "", null, ApiJson.Default.PodObject,
                 ct => StatefulSetPods.ListPodsAsync(client, ns, podNames, ct),
                 (rv, timeout) => StatefulSetPods.WatchPodsUri(ns, podNames, rv, timeout)),
             new PodSink(this), client, options, time, logger, metrics, forbidden);
-        setLoop = new ListWatchLoop<V1StatefulSet>(
-            new ListWatchTarget<V1StatefulSet>("statefulsets", "apps", setName,
+        setLoop = new ListWatchLoop<StatefulSetObject>(
+            new ListWatchTarget<StatefulSetObject>("statefulsets", "apps", setName, ApiJson.Default.StatefulSetObject,
                 ct => StatefulSetPods.ListStatefulSetAsync(client, ns, setName, ct),
                 (rv, timeout) => StatefulSetPods.WatchStatefulSetUri(ns, setName, rv, timeout)),
             new SetSink(this, setName), client, options, time, logger, metrics, forbidden);
@@ -79,7 +78,7 @@ public sealed class KubeFactsWatcher : IKubeFacts
     }
 
     /// <summary>A pod the API returned (e.g. a patch's answer): applied when it is newer than the cached one.</summary>
-    public void Observe(V1Pod pod)
+    public void Observe(PodObject pod)
     {
         lock (gate)
         {
@@ -89,7 +88,7 @@ public sealed class KubeFactsWatcher : IKubeFacts
 
     // ---------------------------------------------------------------- cache updates (under gate)
 
-    bool Upsert(V1Pod pod)
+    bool Upsert(PodObject pod)
     {
         var name = pod.Metadata?.Name;
         if (name is null || !podNames.Contains(name)) return false;
@@ -99,7 +98,7 @@ public sealed class KubeFactsWatcher : IKubeFacts
         return true;
     }
 
-    bool Remove(V1Pod pod, string? eventRv)
+    bool Remove(PodObject pod, string? eventRv)
     {
         var name = pod.Metadata?.Name;
         if (name is null || !pods.TryGetValue(name, out var cached)) return false;
@@ -108,7 +107,7 @@ public sealed class KubeFactsWatcher : IKubeFacts
         return true;
     }
 
-    void ReplacePods(IReadOnlyList<V1Pod> items, string listRv)
+    void ReplacePods(IReadOnlyList<PodObject> items, string listRv)
     {
         var listed = Version(listRv);
         var fresh = new Dictionary<string, (PodFacts, long)>(StringComparer.Ordinal);
@@ -142,9 +141,9 @@ public sealed class KubeFactsWatcher : IKubeFacts
     /// <summary>resourceVersions are etcd revisions in practice; an unparsable one counts as newest (MaxValue).</summary>
     static long Version(string? rv) => long.TryParse(rv, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : long.MaxValue;
 
-    sealed class PodSink(KubeFactsWatcher cache) : IListWatchSink<V1Pod>
+    sealed class PodSink(KubeFactsWatcher cache) : IListWatchSink<PodObject>
     {
-        public void Replace(IReadOnlyList<V1Pod> items, string resourceVersion)
+        public void Replace(IReadOnlyList<PodObject> items, string resourceVersion)
         {
             lock (cache.gate)
             {
@@ -153,7 +152,7 @@ public sealed class KubeFactsWatcher : IKubeFacts
             }
         }
 
-        public void Apply(WatchEventKind kind, V1Pod item)
+        public void Apply(WatchEventKind kind, PodObject item)
         {
             lock (cache.gate)
             {
@@ -178,12 +177,12 @@ public sealed class KubeFactsWatcher : IKubeFacts
         }
     }
 
-    sealed class SetSink(KubeFactsWatcher cache, string name) : IListWatchSink<V1StatefulSet>
+    sealed class SetSink(KubeFactsWatcher cache, string name) : IListWatchSink<StatefulSetObject>
     {
-        public void Replace(IReadOnlyList<V1StatefulSet> items, string resourceVersion) =>
+        public void Replace(IReadOnlyList<StatefulSetObject> items, string resourceVersion) =>
             Set(items.FirstOrDefault(s => s.Metadata?.Name == name)?.Status?.UpdateRevision);
 
-        public void Apply(WatchEventKind kind, V1StatefulSet item)
+        public void Apply(WatchEventKind kind, StatefulSetObject item)
         {
             if (item.Metadata?.Name == name) Set(kind == WatchEventKind.Deleted ? null : item.Status?.UpdateRevision);
         }

@@ -2,9 +2,8 @@ using System.Net;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
-using k8s;
+using System.Text.Json.Serialization.Metadata;
 using k8s.Autorest;
-using k8s.Models;
 
 namespace RedisSidecars.Sidecar.Kubernetes;
 
@@ -14,7 +13,7 @@ public enum WatchEventKind { Added, Modified, Deleted, Bookmark, Error }
 /// <param name="Object">The object (Added/Modified/Deleted); null for Bookmark and Error.</param>
 /// <param name="ResourceVersion">The object's (or the bookmark's) resourceVersion; null for Error.</param>
 /// <param name="Status">The Status of an Error event (e.g. code 410, reason Expired).</param>
-public sealed record WatchEvent<T>(WatchEventKind Kind, T? Object, string? ResourceVersion, V1Status? Status) where T : class;
+public sealed record WatchEvent<T>(WatchEventKind Kind, T? Object, string? ResourceVersion, ApiStatus? Status) where T : class;
 
 /// <summary>A watch stream that went silent for longer than the idle bound (a dead connection: nothing will come).</summary>
 public sealed class WatchIdleException(TimeSpan idle) : TimeoutException($"no event or bookmark for {idle.TotalSeconds:0.#} s");
@@ -23,7 +22,7 @@ public sealed class WatchIdleException(TimeSpan idle) : TimeoutException($"no ev
 /// Streams a watch (<c>GET …?watch=true</c>) through the KubernetesClient's own HTTP pipeline: its HttpClient
 /// (TLS, CA, per-request timeout until the headers) and its credentials (the token file, re-read as it rotates).
 /// KubernetesClient.Aot has no Watcher, and its generated <c>…WithHttpMessagesAsync(watch: true)</c> hides the
-/// stream after the first line, so the lines are read here and deserialized with the client's AOT JSON context.
+/// stream after the first line, so the lines are read here and deserialized as the sidecar's own <see cref="ApiJson"/> objects.
 /// </summary>
 public static class KubeWatch
 {
@@ -35,16 +34,11 @@ public static class KubeWatch
     /// for a broken connection or stream, <see cref="TimeoutException"/> when no headers come within <paramref name="headersTimeout"/>.
     /// </summary>
     public static async IAsyncEnumerable<WatchEvent<T>> StreamAsync<T>(
-        k8s.Kubernetes client, string relativeUri, TimeSpan idleTimeout, TimeProvider time, [EnumeratorCancellation] CancellationToken ct,
+        k8s.Kubernetes client, string relativeUri, JsonTypeInfo<T> type, TimeSpan idleTimeout, TimeProvider time, [EnumeratorCancellation] CancellationToken ct,
         TimeSpan? headersTimeout = null)
         where T : class
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(client.BaseUri, relativeUri))
-        {
-            Version = HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
-        };
-        if (client.Credentials is { } credentials) await credentials.ProcessHttpRequestAsync(request, ct).ConfigureAwait(false);
+        using var request = await KubeHttp.RequestAsync(client, HttpMethod.Get, relativeUri, ct).ConfigureAwait(false);
         HttpResponseMessage response;
         using (var headers = CancellationTokenSource.CreateLinkedTokenSource(ct))
         {
@@ -61,14 +55,10 @@ public static class KubeWatch
         }
 
         using var _ = response;
-        if (!response.IsSuccessStatusCode)
+        using (var body = CancellationTokenSource.CreateLinkedTokenSource(ct))
         {
-            var content = await response.Content.ReadAsStringAsync(ct).WaitAsync(TimeSpan.FromSeconds(5), time, ct).ConfigureAwait(false);
-            throw new HttpOperationException($"Operation returned an invalid status code '{response.StatusCode}'")
-            {
-                Request = new HttpRequestMessageWrapper(request, null),
-                Response = new HttpResponseMessageWrapper(response, content),
-            };
+            body.CancelAfter(TimeSpan.FromSeconds(5));
+            await KubeHttp.EnsureSuccessAsync(request, response, body.Token).ConfigureAwait(false);
         }
 
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -94,11 +84,11 @@ public static class KubeWatch
             if (line is null) yield break; // the server ended the stream (timeoutSeconds or its own expiry)
             idleTimer.Change(idleTimeout, Timeout.InfiniteTimeSpan);
             if (line.Length == 0) continue;
-            yield return Parse<T>(line);
+            yield return Parse(line, type);
         }
     }
 
-    internal static WatchEvent<T> Parse<T>(string line) where T : class
+    internal static WatchEvent<T> Parse<T>(string line, JsonTypeInfo<T> objectType) where T : class
     {
         using var document = JsonDocument.Parse(line);
         var root = document.RootElement;
@@ -109,12 +99,14 @@ public static class KubeWatch
                  && meta.TryGetProperty("resourceVersion", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
         return type switch
         {
-            "ADDED" => new(WatchEventKind.Added, KubernetesJson.Deserialize<T>(item), rv, null),
-            "MODIFIED" => new(WatchEventKind.Modified, KubernetesJson.Deserialize<T>(item), rv, null),
-            "DELETED" => new(WatchEventKind.Deleted, KubernetesJson.Deserialize<T>(item), rv, null),
+            "ADDED" => new(WatchEventKind.Added, Object(item, objectType), rv, null),
+            "MODIFIED" => new(WatchEventKind.Modified, Object(item, objectType), rv, null),
+            "DELETED" => new(WatchEventKind.Deleted, Object(item, objectType), rv, null),
             "BOOKMARK" => new(WatchEventKind.Bookmark, null, rv, null),
-            "ERROR" => new(WatchEventKind.Error, null, null, KubernetesJson.Deserialize<V1Status>(item)),
+            "ERROR" => new(WatchEventKind.Error, null, null, Object(item, ApiJson.Default.ApiStatus)),
             _ => throw new JsonException($"unknown watch event type '{type}'"),
         };
     }
+
+    static T Object<T>(JsonElement item, JsonTypeInfo<T> type) => item.Deserialize(type) ?? throw new JsonException($"empty {typeof(T).Name} in a watch event");
 }

@@ -11,7 +11,7 @@ namespace RedisSidecars.Sidecar.Kubernetes;
 /// <param name="ListAsync">Lists the objects: items and the list's resourceVersion.</param>
 /// <param name="WatchUri">The watch URI (relative to the API base) for a resourceVersion and a timeoutSeconds.</param>
 internal sealed record ListWatchTarget<T>(
-    string Resource, string Group, string? ResourceName,
+    string Resource, string Group, string? ResourceName, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> Type,
     Func<CancellationToken, Task<(IReadOnlyList<T> Items, string ResourceVersion)>> ListAsync,
     Func<string, int, string> WatchUri) where T : class;
 
@@ -90,7 +90,7 @@ internal sealed class ListWatchLoop<T>(
                 {
                     var timeoutSeconds = (int)options.MinWatchTimeout.TotalSeconds;
                     timeoutSeconds = Math.Max(1, timeoutSeconds + Random.Shared.Next(Math.Max(1, timeoutSeconds)));
-                    await foreach (var e in KubeWatch.StreamAsync<T>(client, target.WatchUri(rv, timeoutSeconds), options.IdleTimeout, time, watchCt.Token, options.RequestTimeout)
+                    await foreach (var e in KubeWatch.StreamAsync(client, target.WatchUri(rv, timeoutSeconds), target.Type, options.IdleTimeout, time, watchCt.Token, options.RequestTimeout)
                                        .ConfigureAwait(false))
                     {
                         if (e.Kind is not (WatchEventKind.Bookmark or WatchEventKind.Error)) changes++;

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using k8s;
 using k8s.Autorest;
-using k8s.Models;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
@@ -46,7 +45,7 @@ public sealed record PodWriteOptions
 /// </summary>
 public sealed class PodWriter : IPodWriter
 {
-    readonly IKubernetes client;
+    readonly k8s.Kubernetes client;
     readonly SidecarSettings settings;
     readonly ILogger logger;
     readonly SidecarMetrics metrics;
@@ -58,7 +57,7 @@ public sealed class PodWriter : IPodWriter
     readonly string ns;
     string? uid;
 
-    public PodWriter(IKubernetes client, SidecarSettings settings, ILogger logger, SidecarMetrics metrics, TimeProvider time,
+    public PodWriter(k8s.Kubernetes client, SidecarSettings settings, ILogger logger, SidecarMetrics metrics, TimeProvider time,
         KubeFactsWatcher? cache = null, PodWriteOptions? options = null, ForbiddenReporter? forbidden = null)
     {
         this.client = client;
@@ -124,9 +123,9 @@ public sealed class PodWriter : IPodWriter
         var body = JsonSerializer.Serialize(new Dictionary<string, Dictionary<string, Dictionary<string, string?>>>
         {
             ["metadata"] = new() { ["labels"] = new() { [settings.LabelName] = value } },
-        }, PatchJsonContext.Default.DictionaryStringDictionaryStringDictionaryStringString);
+        }, LabelPatchJson.Default.DictionaryStringDictionaryStringDictionaryStringString);
         var patched = await RunAsync("patch", "pods",
-            c => client.CoreV1.PatchNamespacedPodAsync(new V1Patch(body, V1Patch.PatchType.MergePatch), pod, ns, cancellationToken: c), ct).ConfigureAwait(false);
+            c => KubeHttp.SendAsync(client, HttpMethod.Patch, PodPath(""), ApiJson.Default.PodObject, body, KubeHttp.MergePatch, c), ct).ConfigureAwait(false);
         metrics.LabelPatches.Increment();
         Observe(patched);
     }
@@ -137,32 +136,25 @@ public sealed class PodWriter : IPodWriter
         // (a merge patch would replace the whole list on a real API server).
         var condition = new ConditionPatch(settings.ReadinessConditionType, ready ? "True" : "False", reason, Truncate(message, 256),
             time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture));
-        var body = JsonSerializer.Serialize(new StatusPatch(new StatusConditions([condition])), PatchJsonContext.Default.StatusPatch);
+        var body = JsonSerializer.Serialize(new StatusPatch(new StatusConditions([condition])), ApiJson.Default.StatusPatch);
         var patched = await RunAsync("patch", "pods/status",
-            c => client.CoreV1.PatchNamespacedPodStatusAsync(new V1Patch(body, V1Patch.PatchType.StrategicMergePatch), pod, ns, cancellationToken: c), ct).ConfigureAwait(false);
+            c => KubeHttp.SendAsync(client, HttpMethod.Patch, PodPath("/status"), ApiJson.Default.PodObject, body, KubeHttp.StrategicMergePatch, c), ct).ConfigureAwait(false);
         Observe(patched);
     }
 
     public async Task RecordEventAsync(string type, string reason, string message, CancellationToken ct)
     {
-        var now = time.GetUtcNow().UtcDateTime;
-        var ev = new Corev1Event
-        {
-            Metadata = new V1ObjectMeta { GenerateName = pod + ".", NamespaceProperty = ns },
-            InvolvedObject = new V1ObjectReference { Kind = "Pod", ApiVersion = "v1", Name = pod, NamespaceProperty = ns, Uid = uid ?? cache?.Current.Own?.Uid },
-            Type = type,
-            Reason = reason,
-            Message = Truncate(message, 1024),
-            Source = new V1EventSource { Component = "redis-sidecar" },
-            ReportingComponent = "redis-sidecar",
-            ReportingInstance = pod,
-            FirstTimestamp = now,
-            LastTimestamp = now,
-            Count = 1,
-        };
+        var now = time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        var ev = new EventObject(
+            new ObjectMeta(GenerateName: pod + ".", Namespace: ns),
+            new ObjectReference("Pod", "v1", pod, ns, uid ?? cache?.Current.Own?.Uid),
+            type, reason, Truncate(message, 1024), new EventSource("redis-sidecar"), "redis-sidecar", pod, now, now, 1);
+        var body = JsonSerializer.Serialize(ev, ApiJson.Default.EventObject);
         try
         {
-            await RunAsync("create", "events", c => client.CoreV1.CreateNamespacedEventAsync(ev, ns, cancellationToken: c), ct, target: null).ConfigureAwait(false);
+            await RunAsync("create", "events",
+                c => KubeHttp.SendAsync(client, HttpMethod.Post, $"api/v1/namespaces/{KubeHttp.Escape(ns)}/events", ApiJson.Default.ApiStatus, body, "application/json", c),
+                ct, target: null).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -170,7 +162,9 @@ public sealed class PodWriter : IPodWriter
         }
     }
 
-    void Observe(V1Pod patched)
+    string PodPath(string subresource) => $"api/v1/namespaces/{KubeHttp.Escape(ns)}/pods/{KubeHttp.Escape(pod)}{subresource}";
+
+    void Observe(PodObject patched)
     {
         if (patched.Metadata?.Uid is { } u) uid = u;
         cache?.Observe(patched);
@@ -206,18 +200,3 @@ public sealed class PodWriter : IPodWriter
 
     static string Truncate(string s, int max) => s.Length <= max ? s : s[..max];
 }
-
-public sealed record ConditionPatch(
-    [property: System.Text.Json.Serialization.JsonPropertyName("type")] string Type,
-    [property: System.Text.Json.Serialization.JsonPropertyName("status")] string Status,
-    [property: System.Text.Json.Serialization.JsonPropertyName("reason")] string Reason,
-    [property: System.Text.Json.Serialization.JsonPropertyName("message")] string Message,
-    [property: System.Text.Json.Serialization.JsonPropertyName("lastTransitionTime")] string LastTransitionTime);
-
-public sealed record StatusConditions([property: System.Text.Json.Serialization.JsonPropertyName("conditions")] IReadOnlyList<ConditionPatch> Conditions);
-
-public sealed record StatusPatch([property: System.Text.Json.Serialization.JsonPropertyName("status")] StatusConditions Status);
-
-[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, Dictionary<string, Dictionary<string, string?>>>))]
-[System.Text.Json.Serialization.JsonSerializable(typeof(StatusPatch))]
-internal sealed partial class PatchJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

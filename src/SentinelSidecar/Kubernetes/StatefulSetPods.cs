@@ -1,6 +1,4 @@
 using System.Globalization;
-using k8s;
-using k8s.Models;
 using RedisSidecars.Core.Settings;
 
 namespace RedisSidecars.Sidecar.Kubernetes;
@@ -22,10 +20,11 @@ public static class StatefulSetPods
 
     public static string PodSelector(IReadOnlyList<string> podNames) => $"{PodFacts.PodNameLabel} in ({string.Join(",", podNames)})";
 
-    public static async Task<(IReadOnlyList<V1Pod> Items, string ResourceVersion)> ListPodsAsync(
-        IKubernetes client, string @namespace, IReadOnlyList<string> podNames, CancellationToken ct)
+    public static async Task<(IReadOnlyList<PodObject> Items, string ResourceVersion)> ListPodsAsync(
+        k8s.Kubernetes client, string @namespace, IReadOnlyList<string> podNames, CancellationToken ct)
     {
-        var list = await client.CoreV1.ListNamespacedPodAsync(@namespace, labelSelector: PodSelector(podNames), cancellationToken: ct).ConfigureAwait(false);
+        var list = await KubeHttp.SendAsync(client, HttpMethod.Get,
+            $"api/v1/namespaces/{KubeHttp.Escape(@namespace)}/pods?labelSelector={KubeHttp.Escape(PodSelector(podNames))}", ApiJson.Default.PodList, null, null, ct).ConfigureAwait(false);
         return ([.. list.Items ?? []], list.Metadata?.ResourceVersion ?? "");
     }
 
@@ -33,10 +32,11 @@ public static class StatefulSetPods
         $"api/v1/namespaces/{Uri.EscapeDataString(@namespace)}/pods?labelSelector={Uri.EscapeDataString(PodSelector(podNames))}"
         + WatchQuery(resourceVersion, timeoutSeconds);
 
-    public static async Task<(IReadOnlyList<V1StatefulSet> Items, string ResourceVersion)> ListStatefulSetAsync(
-        IKubernetes client, string @namespace, string name, CancellationToken ct)
+    public static async Task<(IReadOnlyList<StatefulSetObject> Items, string ResourceVersion)> ListStatefulSetAsync(
+        k8s.Kubernetes client, string @namespace, string name, CancellationToken ct)
     {
-        var list = await client.AppsV1.ListNamespacedStatefulSetAsync(@namespace, fieldSelector: $"metadata.name={name}", cancellationToken: ct).ConfigureAwait(false);
+        var list = await KubeHttp.SendAsync(client, HttpMethod.Get,
+            $"apis/apps/v1/namespaces/{KubeHttp.Escape(@namespace)}/statefulsets?fieldSelector={KubeHttp.Escape($"metadata.name={name}")}", ApiJson.Default.StatefulSetList, null, null, ct).ConfigureAwait(false);
         return ([.. list.Items ?? []], list.Metadata?.ResourceVersion ?? "");
     }
 

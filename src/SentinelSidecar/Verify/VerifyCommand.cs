@@ -11,7 +11,7 @@ namespace RedisSidecars.Sidecar.Verify;
 /// <summary>
 /// <c>redis-sidecar verify</c>: a post-deploy check. One line per check (✓ or ✗ with the reason); exit 0 only if all pass.
 /// </summary>
-public sealed class VerifyCommand(SidecarSettings settings, TextWriter output, Func<IKubernetes?> kubernetes)
+public sealed class VerifyCommand(SidecarSettings settings, TextWriter output, Func<k8s.Kubernetes?> kubernetes)
 {
     static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
     int failures;
@@ -125,15 +125,15 @@ public sealed class VerifyCommand(SidecarSettings settings, TextWriter output, F
             bound.CancelAfter(TimeSpan.FromSeconds(10));
             var (pods, _) = await StatefulSetPods.ListPodsAsync(api, settings.Common.Namespace, settings.PodNames, bound.Token).ConfigureAwait(false);
             var labelled = pods.Where(p => p.Metadata?.Labels?.TryGetValue(settings.LabelName, out var v) == true && v == settings.MasterLabelValue).ToArray();
-            var names = labelled.Select(p => p.Metadata.Name).ToArray();
+            var names = labelled.Select(p => p.Metadata!.Name ?? "?").ToArray();
             Check(names.Length == 1, $"exactly one pod labelled {selector}: {names.FirstOrDefault()}",
                 $"{names.Length} pods labelled {selector} (expected exactly one){(names.Length > 0 ? ": " + string.Join(",", names) : "")}");
             if (names.Length == 1)
             {
                 var pod = labelled[0];
-                var matches = PodIsNode(pod.Metadata.Name, pod.Status?.PodIP, master);
-                Check(matches, $"the labelled pod {pod.Metadata.Name} is the Sentinels' master {master}",
-                    $"the labelled pod {pod.Metadata.Name} is not the Sentinels' master {master}");
+                var matches = PodIsNode(names[0], pod.Status?.PodIp, master);
+                Check(matches, $"the labelled pod {names[0]} is the Sentinels' master {master}",
+                    $"the labelled pod {names[0]} is not the Sentinels' master {master}");
             }
         }
         catch (Exception e) when ((e is not OperationCanceledException || !ct.IsCancellationRequested) && (e is OperationCanceledException || KubeErrors.IsTransient(e) || e is k8s.Autorest.HttpOperationException))

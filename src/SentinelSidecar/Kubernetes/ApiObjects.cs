@@ -1,0 +1,111 @@
+using System.Text.Json.Serialization;
+
+namespace RedisSidecars.Sidecar.Kubernetes;
+
+// The few fields of the Kubernetes API objects the sidecar reads and writes, with their own AOT JSON context.
+// KubernetesClient.Aot's models and serializer context cover every API type: calling its generated operations roots
+// all of them (about 15 MB of the binary). The sidecar uses the client for what it is good at — configuration
+// (kubeconfig, in-cluster token and CA, token rotation) and its authenticated HttpClient — and speaks these few
+// objects itself (KubeHttp). Unknown fields are ignored.
+
+public sealed record ObjectMeta(
+    [property: JsonPropertyName("name")] string? Name = null,
+    [property: JsonPropertyName("namespace")] string? Namespace = null,
+    [property: JsonPropertyName("uid")] string? Uid = null,
+    [property: JsonPropertyName("resourceVersion")] string? ResourceVersion = null,
+    [property: JsonPropertyName("labels")] Dictionary<string, string>? Labels = null,
+    [property: JsonPropertyName("deletionTimestamp")] string? DeletionTimestamp = null,
+    [property: JsonPropertyName("generateName")] string? GenerateName = null);
+
+public sealed record ReadinessGate([property: JsonPropertyName("conditionType")] string? ConditionType);
+
+public sealed record PodCondition(
+    [property: JsonPropertyName("type")] string? Type,
+    [property: JsonPropertyName("status")] string? Status);
+
+public sealed record PodSpec([property: JsonPropertyName("readinessGates")] IReadOnlyList<ReadinessGate>? ReadinessGates);
+
+public sealed record PodStatus(
+    [property: JsonPropertyName("podIP")] string? PodIp,
+    [property: JsonPropertyName("conditions")] IReadOnlyList<PodCondition>? Conditions);
+
+public sealed record PodObject(
+    [property: JsonPropertyName("metadata")] ObjectMeta? Metadata,
+    [property: JsonPropertyName("spec")] PodSpec? Spec = null,
+    [property: JsonPropertyName("status")] PodStatus? Status = null);
+
+public sealed record StatefulSetStatus(
+    [property: JsonPropertyName("updateRevision")] string? UpdateRevision,
+    [property: JsonPropertyName("currentRevision")] string? CurrentRevision);
+
+public sealed record StatefulSetObject(
+    [property: JsonPropertyName("metadata")] ObjectMeta? Metadata,
+    [property: JsonPropertyName("status")] StatefulSetStatus? Status = null);
+
+public sealed record ListMeta([property: JsonPropertyName("resourceVersion")] string? ResourceVersion);
+
+public sealed record PodList(
+    [property: JsonPropertyName("metadata")] ListMeta? Metadata,
+    [property: JsonPropertyName("items")] IReadOnlyList<PodObject>? Items);
+
+public sealed record StatefulSetList(
+    [property: JsonPropertyName("metadata")] ListMeta? Metadata,
+    [property: JsonPropertyName("items")] IReadOnlyList<StatefulSetObject>? Items);
+
+/// <summary>A <c>Status</c> answer (errors, and a watch's ERROR event).</summary>
+public sealed record ApiStatus(
+    [property: JsonPropertyName("code")] int? Code,
+    [property: JsonPropertyName("reason")] string? Reason,
+    [property: JsonPropertyName("message")] string? Message);
+
+public sealed record ObjectReference(
+    [property: JsonPropertyName("kind")] string Kind,
+    [property: JsonPropertyName("apiVersion")] string ApiVersion,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("namespace")] string Namespace,
+    [property: JsonPropertyName("uid")] string? Uid);
+
+public sealed record EventSource([property: JsonPropertyName("component")] string Component);
+
+/// <summary>A core/v1 Event as the sidecar creates it.</summary>
+public sealed record EventObject(
+    [property: JsonPropertyName("metadata")] ObjectMeta Metadata,
+    [property: JsonPropertyName("involvedObject")] ObjectReference InvolvedObject,
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("reason")] string Reason,
+    [property: JsonPropertyName("message")] string Message,
+    [property: JsonPropertyName("source")] EventSource Source,
+    [property: JsonPropertyName("reportingComponent")] string ReportingComponent,
+    [property: JsonPropertyName("reportingInstance")] string ReportingInstance,
+    [property: JsonPropertyName("firstTimestamp")] string FirstTimestamp,
+    [property: JsonPropertyName("lastTimestamp")] string LastTimestamp,
+    [property: JsonPropertyName("count")] int Count)
+{
+    [JsonPropertyName("apiVersion")] public string ApiVersion => "v1";
+    [JsonPropertyName("kind")] public string Kind => "Event";
+}
+
+public sealed record ConditionPatch(
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("reason")] string Reason,
+    [property: JsonPropertyName("message")] string Message,
+    [property: JsonPropertyName("lastTransitionTime")] string LastTransitionTime);
+
+public sealed record StatusConditions([property: JsonPropertyName("conditions")] IReadOnlyList<ConditionPatch> Conditions);
+
+public sealed record StatusPatch([property: JsonPropertyName("status")] StatusConditions Status);
+
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(PodObject))]
+[JsonSerializable(typeof(PodList))]
+[JsonSerializable(typeof(StatefulSetObject))]
+[JsonSerializable(typeof(StatefulSetList))]
+[JsonSerializable(typeof(ApiStatus))]
+[JsonSerializable(typeof(EventObject))]
+[JsonSerializable(typeof(StatusPatch))]
+internal sealed partial class ApiJson : JsonSerializerContext;
+
+/// <summary>A label patch serializes a removed label as an explicit null (merge patch: delete the key).</summary>
+[JsonSerializable(typeof(Dictionary<string, Dictionary<string, Dictionary<string, string?>>>))]
+internal sealed partial class LabelPatchJson : JsonSerializerContext;
