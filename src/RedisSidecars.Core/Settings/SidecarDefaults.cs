@@ -7,5 +7,6 @@ public static class SidecarDefaults
     public const string ReplicaLabelValue = "replica";
     public const string ReadinessConditionType = "redissidecars.io/ready";
     public const int HttpPort = 9180;
+    public const int HandoverPort = 9181;
     public const int HandoverTimeoutMs = 20000;
 }

@@ -6,7 +6,7 @@ using Xunit.Sdk;
 namespace RedisSidecars.ManifestTests.Infrastructure;
 
 /// <summary>The sidecar settings a redis-sidecar container runs with: its env, else the code's defaults.</summary>
-public sealed record SidecarView(string LabelName, string MasterValue, string? ReplicaValue, string ConditionType, int HttpPort, int HandoverTimeoutMs);
+public sealed record SidecarView(string LabelName, string MasterValue, string? ReplicaValue, string ConditionType, int HttpPort, int HandoverPort, int HandoverTimeoutMs);
 
 /// <summary>Finding the parts of the rendered manifests the tests talk about.</summary>
 public static class Workloads
@@ -44,6 +44,7 @@ public static class Workloads
             replica is null ? SidecarDefaults.ReplicaLabelValue : replica.Length == 0 ? null : replica,
             Get("READINESS_CONDITION_TYPE", SidecarDefaults.ReadinessConditionType),
             Int("HTTP_PORT", SidecarDefaults.HttpPort),
+            Int("HANDOVER_PORT", SidecarDefaults.HandoverPort),
             Int("HANDOVER_TIMEOUT_MS", SidecarDefaults.HandoverTimeoutMs));
     }
 

@@ -70,9 +70,36 @@ public class SidecarWiringTests
         var hook = redis.Lifecycle?.PreStop?.HttpGet;
         Assert.True(hook is not null, "the redis container needs an httpGet preStop hook calling the sidecar");
         Assert.Equal("/handover", hook.Path);
-        Assert.Equal(view.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture), hook.Port.Value);
+        Assert.Equal(view.HandoverPort.ToString(System.Globalization.CultureInfo.InvariantCulture), hook.Port.Value);
         Assert.Null(hook.Host); // the pod's own address: the sidecar's listener
-        Assert.Contains(r.SidecarContainer().Ports, p => p.ContainerPort == view.HttpPort);
+        Assert.Contains(r.SidecarContainer().Ports, p => p.ContainerPort == view.HandoverPort);
+        Assert.NotEqual(view.HttpPort, view.HandoverPort); // /handover never shares the scraped port
+    }
+
+    [Theory, MemberData(nameof(Overlays))]
+    public void EveryPod_TurnsServiceLinksOff(string overlay)
+    {
+        // The kubelet injects <SERVICE>_PORT=tcp://ip:port (and more) for every Service in the namespace unless the
+        // pod says otherwise; the Service `sentinel` alone would override SENTINEL_PORT in every container.
+        var r = Kustomize.Overlay(overlay);
+        foreach (var pod in r.PodTemplates)
+            Assert.True(pod.Spec.EnableServiceLinks == false, $"{overlay} {pod}: spec.enableServiceLinks must be false");
+    }
+
+    [Theory, MemberData(nameof(Overlays))]
+    public void Sidecar_ReadinessProbe_NeitherFlapsNorLags(string overlay)
+    {
+        var r = Kustomize.Overlay(overlay);
+        var view = r.Sidecar(r.SidecarContainer());
+        var probe = r.SidecarContainer().ReadinessProbe;
+
+        Assert.Equal("/readyz", probe?.HttpGet?.Path);
+        Assert.Equal(view.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture), probe!.HttpGet.Port.Value);
+        // Back in the master Service's endpoints within about one kubelet period of a promotion ...
+        Assert.True((probe.PeriodSeconds ?? 10) * (probe.SuccessThreshold ?? 1) <= 1,
+            $"periodSeconds×successThreshold = {(probe.PeriodSeconds ?? 10) * (probe.SuccessThreshold ?? 1)} s: a promoted master would wait that long for its endpoint");
+        // ... and one slow answer on a busy node never takes a master out, while a demoted one leaves within seconds.
+        Assert.InRange(probe.FailureThreshold ?? 3, 2, 3);
     }
 
     [Theory, MemberData(nameof(Overlays))]
