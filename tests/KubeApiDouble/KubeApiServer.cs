@@ -74,15 +74,19 @@ public sealed partial class KubeApiServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the server on <paramref name="address"/> (default 127.0.0.1), port 0 = any free port.</summary>
+    /// <summary>
+    /// Starts the server on <paramref name="address"/> (default 127.0.0.1), port 0 = any free port; with
+    /// <paramref name="tlsSubjectAltNames"/> it serves HTTPS with a certificate for the address and those names (KubeApiServer.Tls.cs).
+    /// </summary>
     public static async Task<KubeApiServer> StartAsync(
-        IPAddress? address = null, int port = 0, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+        IPAddress? address = null, int port = 0, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default,
+        IReadOnlyCollection<string>? tlsSubjectAltNames = null)
     {
         var server = new KubeApiServer(timeProvider ?? TimeProvider.System);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore().ConfigureKestrel(o =>
         {
-            o.Listen(address ?? IPAddress.Loopback, port);
+            o.Listen(address ?? IPAddress.Loopback, port, listen => server.UseTls(listen, address ?? IPAddress.Loopback, tlsSubjectAltNames));
             o.AddServerHeader = false;
         });
         builder.Services.AddSingleton<IHostLifetime, QuietLifetime>();
