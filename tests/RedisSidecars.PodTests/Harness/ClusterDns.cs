@@ -39,7 +39,7 @@ public sealed class ClusterDns : IAsyncDisposable
             try { request = await udp.ReceiveAsync(stop.Token); }
             catch (OperationCanceledException) { return; }
             catch (SocketException) { continue; }
-            if (Answer(request.Buffer) is { } reply)
+            if (Reply(request.Buffer, resolve) is { } reply)
             {
                 try { await udp.SendAsync(reply, request.RemoteEndPoint, stop.Token); }
                 catch (Exception e) when (e is SocketException or OperationCanceledException) { }
@@ -48,7 +48,7 @@ public sealed class ClusterDns : IAsyncDisposable
     }
 
     /// <summary>The reply to one query (RFC 1035 §4): the question echoed, A records or NXDOMAIN; null for junk.</summary>
-    public byte[]? Answer(byte[] query)
+    public static byte[]? Reply(byte[] query, Func<string, IReadOnlyList<IPAddress>?> resolve)
     {
         if (query.Length < 12 || BinaryPrimitives.ReadUInt16BigEndian(query.AsSpan(4)) != 1) return null;
         var (name, end) = ReadName(query, 12);

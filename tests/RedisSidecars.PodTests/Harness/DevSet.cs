@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using k8s.Models;
 using RedisSidecars.ManifestTests.Infrastructure;
+using RedisSidecars.Testing;
 using StackExchange.Redis;
 using Xunit.Sdk;
 
@@ -163,16 +163,8 @@ public sealed class DevSet : IAsyncLifetime
     }
 
     /// <summary>Polls <paramref name="condition"/> until it holds; on time-out fails with every container's logs.</summary>
-    public async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < timeout)
-        {
-            if (await condition()) return;
-            await Task.Delay(250);
-        }
-        throw new XunitException($"timed out after {timeout.TotalSeconds:0}s waiting until {what}\n{await Cluster.DiagnosticsAsync()}");
-    }
+    public Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what) =>
+        Wait.UntilAsync(condition, timeout, what, () => Cluster.DiagnosticsAsync());
 }
 
 [CollectionDefinition(Name, DisableParallelization = true)]
