@@ -127,7 +127,9 @@ public sealed class DevOverlayPodTests(DevSet set)
     {
         var before = await set.WaitForSettledAsync(Settle);
         var asked = set.SentinelPods[0];
-        Assert.Equal("OK", (await set.TryExecAsync(asked, true, "SENTINEL", "FAILOVER", set.MasterSet))?.ToString());
+        // Sentinel refuses a failover while it still refreshes its replicas' state (NOGOODSLAVE): ask until it accepts.
+        await set.WaitUntilAsync(async () => (await set.TryExecAsync(asked, true, "SENTINEL", "FAILOVER", set.MasterSet))?.ToString() == "OK",
+            TimeSpan.FromSeconds(30), $"{asked.Name} accepts SENTINEL FAILOVER");
         var after = await set.WaitForSettledAsync(Settle, notPod: before.Name);
 
         var sentinel = set.SentinelPods[^1];
