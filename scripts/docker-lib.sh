@@ -8,6 +8,8 @@ DOCKERD_STARTED_PID=""
 DOCKERD_LOG=""
 
 _docker_sudo() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# Alive and not a zombie (a dockerd that is this shell's own child stays a zombie until waited for).
+_docker_alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
 
 docker_ensure_installed() {
   local need=()
@@ -26,25 +28,31 @@ docker_ensure_installed() {
 docker_ensure_running() {
   if docker info >/dev/null 2>&1; then return 0; fi
   DOCKERD_LOG=$(mktemp -t redis-sidecars-dockerd.XXXXXX.log)
+  local pidfile=/var/run/docker.pid launcher i
   # setsid: a Ctrl-C in this terminal reaches the scripts, which stop dockerd in order, not dockerd directly.
-  _docker_sudo setsid dockerd >"$DOCKERD_LOG" 2>&1 &
-  DOCKERD_STARTED_PID=$!
-  local i
+  # The daemon's own pidfile names it (whatever sudo or setsid put in between), so exactly it is stopped later.
+  if [ "$(id -u)" -eq 0 ]; then
+    setsid dockerd --pidfile "$pidfile" >"$DOCKERD_LOG" 2>&1 &
+  else
+    sudo setsid dockerd --pidfile "$pidfile" >"$DOCKERD_LOG" 2>&1 &
+  fi
+  launcher=$!
   for i in $(seq 1 120); do
-    if docker info >/dev/null 2>&1; then
+    if docker info >/dev/null 2>&1 && [ -s "$pidfile" ]; then
+      DOCKERD_STARTED_PID=$(cat "$pidfile")
       echo "started dockerd (pid $DOCKERD_STARTED_PID, log $DOCKERD_LOG)"
       return 0
     fi
-    if ! kill -0 "$DOCKERD_STARTED_PID" 2>/dev/null; then
+    if ! _docker_alive "$launcher"; then
       echo "error: dockerd exited at start:" >&2
       tail -n 20 "$DOCKERD_LOG" >&2
-      DOCKERD_STARTED_PID=""
       return 1
     fi
     sleep 0.5
   done
-  echo "error: dockerd (pid $DOCKERD_STARTED_PID) did not answer within 60 s:" >&2
+  echo "error: dockerd did not answer within 60 s:" >&2
   tail -n 20 "$DOCKERD_LOG" >&2
+  [ -s "$pidfile" ] && DOCKERD_STARTED_PID=$(cat "$pidfile")
   docker_stop_if_started
   return 1
 }
@@ -56,10 +64,10 @@ docker_stop_if_started() {
   # SIGTERM: dockerd stops its containers and the containerd it launched, then exits.
   _docker_sudo kill -TERM "$pid" 2>/dev/null || true
   for i in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || break
+    _docker_alive "$pid" || break
     sleep 0.5
   done
-  if kill -0 "$pid" 2>/dev/null; then
+  if _docker_alive "$pid"; then
     echo "dockerd (pid $pid) did not stop within 30 s; killing it and the containerd it started" >&2
     local children
     children=$(pgrep -P "$pid" 2>/dev/null || true)

@@ -149,11 +149,12 @@ for image in "$init_image" "$sidecar_image"; do
   printf '    %s --version: %s\n' "$image" "$(docker run "${hardened[@]}" --user "$user" "$image" --version)"
 done
 # redis-init writes its config into a writable volume (as the emptyDir it gets in a pod; a root helper plays the
-# kubelet's fsGroup ownership), with nothing else reachable: it must decide pod-0 is master and write the file.
+# kubelet's fsGroup ownership), beside an empty data directory, with nothing else reachable: it must decide pod-0
+# is master and write the file.
 smoke_volume=$(docker volume create)
 user=$(docker image inspect -f '{{.Config.User}}' "$init_image")
 docker run --rm --user 0 -v "$smoke_volume:/etc/redis" --entrypoint chown "$redis" "$user" /etc/redis
-decision=$(docker run "${hardened[@]}" --user "$user" -v "$smoke_volume:/etc/redis" \
+decision=$(docker run "${hardened[@]}" --user "$user" -v "$smoke_volume:/etc/redis" --tmpfs /data \
   -e POD_NAME=redis-0 -e POD_NAMESPACE=images-smoke -e DISCOVERY_TIMEOUT_MS=2000 "$init_image" redis --output /etc/redis/redis.conf)
 written=$(docker run --rm -v "$smoke_volume:/etc/redis:ro" --entrypoint sh "$redis" -c 'stat -c "%a %u" /etc/redis/redis.conf && grep -c . /etc/redis/redis.conf')
 echo "    redis-init redis: $decision; wrote /etc/redis/redis.conf (mode, owner, lines: $(echo $written))"
