@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The project's test command (CI runs exactly this through .ci/run):
 # installs what the tests need, publishes both Native AOT binaries (warnings are errors),
-# runs every test project (the integration tests run the published binaries against real
-# redis-server / redis-sentinel on loopback addresses), then the benchmark with tiny counts.
+# builds both images with the Dockerfiles (scripts/images.sh), runs every test project (the
+# integration tests run the published binaries against real redis-server / redis-sentinel on
+# loopback addresses; the pod tests run the rendered dev overlay as pods from the images), then
+# the benchmark with tiny counts. Starts dockerd when none runs, and stops that one at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/docker-lib.sh
 bash scripts/install-deps.sh
 command -v kubectl >/dev/null 2>&1 || {
   echo "error: kubectl (with built-in kustomize) is required by the manifest tests and is not installed; it is not installable from Debian in a usable version: install it from the Kubernetes release packages (https://kubernetes.io/docs/tasks/tools/)" >&2
@@ -13,13 +16,25 @@ command -v kubectl >/dev/null 2>&1 || {
 bash scripts/publish.sh
 dotnet build RedisSidecars.sln -c Debug
 
+log=$(mktemp)
+trap 'rm -f "$log"; docker_stop_if_started' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+echo "== images (scripts/images.sh: both Dockerfiles on local stand-in bases; sizes in artifacts/images/results.md)"
+docker_ensure_installed
+docker_ensure_running
+started=$SECONDS
+bash scripts/images.sh
+echo "images: $((SECONDS - started)) s"
+
 passed=0; failed=0
-log=$(mktemp); trap 'rm -f "$log"' EXIT
 for project in tests/*/; do
   csproj=$(ls "$project"*.csproj 2>/dev/null | head -n 1) || true
   [ -n "$csproj" ] && grep -q '<IsTestProject>true</IsTestProject>' "$csproj" || continue
   echo "== $csproj"
+  started=$SECONDS
   dotnet test "$csproj" --no-build -c Debug --logger "console;verbosity=minimal" | tee "$log"
+  echo "$csproj: $((SECONDS - started)) s"
   counts=$(grep -oE 'Failed: +[0-9]+, Passed: +[0-9]+' "$log" | tail -n 1)
   failed=$((failed + $(echo "$counts" | grep -oE 'Failed: +[0-9]+' | grep -oE '[0-9]+')))
   passed=$((passed + $(echo "$counts" | grep -oE 'Passed: +[0-9]+' | grep -oE '[0-9]+')))

@@ -30,6 +30,7 @@ public sealed partial class KubeApiServer : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
     private readonly IPAddress _listenAddress;
+    private IReadOnlyCollection<string>? _tlsSubjectAltNames;
     private WebApplication? _app;
     private long _resourceVersion;
 
@@ -105,12 +106,16 @@ public sealed partial class KubeApiServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the server on <paramref name="address"/> (default 127.0.0.1), port 0 = any free port.</summary>
+    /// <summary>
+    /// Starts the server on <paramref name="address"/> (default 127.0.0.1), port 0 = any free port; with
+    /// <paramref name="tlsSubjectAltNames"/> it serves HTTPS with a certificate for the address and those names (KubeApiServer.Tls.cs).
+    /// </summary>
     public static async Task<KubeApiServer> StartAsync(
         IPAddress? address = null, int port = 0, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default,
-        KubeApiOptions? options = null)
+        KubeApiOptions? options = null, IReadOnlyCollection<string>? tlsSubjectAltNames = null)
     {
         var server = new KubeApiServer(timeProvider ?? TimeProvider.System, address ?? IPAddress.Loopback, options ?? new KubeApiOptions());
+        server._tlsSubjectAltNames = tlsSubjectAltNames;
         server._app = await server.ListenAsync(port, cancellationToken).ConfigureAwait(false);
         server.BaseAddress = new Uri(server._app.Urls.First());
         return server;
@@ -122,7 +127,11 @@ public sealed partial class KubeApiServer : IAsyncDisposable
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore().ConfigureKestrel(o =>
         {
-            o.Listen(_listenAddress, port, listen => listen.Use(next => connection => TrackConnectionAsync(next, connection)));
+            o.Listen(_listenAddress, port, listen =>
+            {
+                listen.Use(next => connection => TrackConnectionAsync(next, connection));
+                UseTls(listen, _listenAddress, _tlsSubjectAltNames);
+            });
             o.AddServerHeader = false;
         });
         builder.Services.AddSingleton<IHostLifetime, QuietLifetime>();

@@ -280,16 +280,8 @@ public sealed class RedisSet : IAsyncDisposable
 
     public Node NodeAt(string address) => Redis.Concat(Sentinels).Single(n => n.Address == address);
 
-    public async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < timeout)
-        {
-            if (await condition()) return;
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"timed out after {timeout.TotalSeconds:0}s waiting until {what}\n{Diagnostics()}");
-    }
+    public Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what) =>
+        Wait.UntilAsync(condition, timeout, what, () => Task.FromResult(Diagnostics()));
 
     /// <summary>The tail of every server's log, for failure messages.</summary>
     public string Diagnostics()

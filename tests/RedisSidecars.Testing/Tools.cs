@@ -136,6 +136,22 @@ public static class LoopbackBlocks
     }
 }
 
+/// <summary>Polling waits with a bound, failing with the caller's diagnostics (server logs, container logs).</summary>
+public static class Wait
+{
+    /// <summary>Polls <paramref name="condition"/> every 100 ms until it holds; after <paramref name="timeout"/> throws a TimeoutException naming <paramref name="what"/>, with the diagnostics.</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, Func<Task<string>> diagnostics)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < timeout)
+        {
+            if (await condition()) return;
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"timed out after {timeout.TotalSeconds:0}s waiting until {what}\n{await diagnostics()}");
+    }
+}
+
 public static class Text
 {
     public static string Tail(string path, int lines = 25)

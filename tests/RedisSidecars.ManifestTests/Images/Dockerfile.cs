@@ -38,13 +38,21 @@ public sealed class Dockerfile
     public List<Instruction> Instructions { get; } = [];
     public int FinalStage => Instructions.Max(i => i.Stage);
 
-    /// <summary>Stages as (image, alias).</summary>
+    /// <summary>Stages as (image, alias); an image named by an ARG declared before the first FROM is that ARG's default.</summary>
     public IReadOnlyList<(string Image, string? Alias)> Stages =>
         Instructions.Where(i => i.Keyword == "FROM").Select(i =>
         {
             var parts = i.Arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(p => !p.StartsWith("--", StringComparison.Ordinal)).ToArray();
-            return (parts[0], parts.Length >= 3 && parts[1].Equals("AS", StringComparison.OrdinalIgnoreCase) ? parts[2] : null);
+            return (WithGlobalArgDefaults(parts[0]), parts.Length >= 3 && parts[1].Equals("AS", StringComparison.OrdinalIgnoreCase) ? parts[2] : null);
         }).ToArray();
+
+    /// <summary>The ARGs declared before the first FROM (the only ones FROM can use), with their defaults.</summary>
+    public IReadOnlyDictionary<string, string?> GlobalArgs =>
+        In(-1, "ARG").Select(i => i.Arguments.Split('=', 2)).ToDictionary(p => p[0].Trim(), p => p.Length == 2 ? p[1].Trim().Trim('"') : null, StringComparer.Ordinal);
+
+    string WithGlobalArgDefaults(string image) =>
+        System.Text.RegularExpressions.Regex.Replace(image, @"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)",
+            m => GlobalArgs.TryGetValue(m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value, out var value) && value is not null ? value : m.Value);
 
     public IEnumerable<Instruction> In(int stage, string keyword) => Instructions.Where(i => i.Stage == stage && i.Keyword == keyword);
 
