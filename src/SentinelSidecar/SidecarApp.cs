@@ -72,7 +72,7 @@ public static class SidecarApp
         return await RunAsync(settings, cts).ConfigureAwait(false);
     }
 
-    static k8s.Kubernetes? TryKubernetes(SidecarSettings s)
+    static KubeApi? TryKubernetes(SidecarSettings s)
     {
         if (s.KubeConfig is null && !KubernetesClientConfiguration.IsInCluster()) return null;
         return PodWriter.CreateClient(s);
@@ -94,7 +94,7 @@ public static class SidecarApp
         var time = TimeProvider.System;
         var metrics = new SidecarMetrics();
 
-        k8s.Kubernetes kube;
+        KubeApi kube;
         try { kube = PodWriter.CreateClient(settings); }
         catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or IOException or InvalidOperationException)
         {

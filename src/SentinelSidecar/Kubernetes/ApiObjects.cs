@@ -8,14 +8,16 @@ namespace RedisSidecars.Sidecar.Kubernetes;
 // (kubeconfig, in-cluster token and CA, token rotation) and its authenticated HttpClient — and speaks these few
 // objects itself (KubeHttp). Unknown fields are ignored.
 
-public sealed record ObjectMeta(
-    [property: JsonPropertyName("name")] string? Name = null,
-    [property: JsonPropertyName("namespace")] string? Namespace = null,
-    [property: JsonPropertyName("uid")] string? Uid = null,
-    [property: JsonPropertyName("resourceVersion")] string? ResourceVersion = null,
-    [property: JsonPropertyName("labels")] Dictionary<string, string>? Labels = null,
-    [property: JsonPropertyName("deletionTimestamp")] string? DeletionTimestamp = null,
-    [property: JsonPropertyName("generateName")] string? GenerateName = null);
+public sealed record ObjectMeta
+{
+    [JsonPropertyName("name")] public string Name { get; init; } = "";
+    [JsonPropertyName("namespace")] public string? Namespace { get; init; }
+    [JsonPropertyName("uid")] public string? Uid { get; init; }
+    [JsonPropertyName("resourceVersion")] public string? ResourceVersion { get; init; }
+    [JsonPropertyName("labels")] public Dictionary<string, string> Labels { get; init; } = [];
+    [JsonPropertyName("deletionTimestamp")] public string? DeletionTimestamp { get; init; }
+    [JsonPropertyName("generateName")] public string? GenerateName { get; init; }
+}
 
 public sealed record ReadinessGate([property: JsonPropertyName("conditionType")] string? ConditionType);
 
@@ -23,24 +25,35 @@ public sealed record PodCondition(
     [property: JsonPropertyName("type")] string? Type,
     [property: JsonPropertyName("status")] string? Status);
 
-public sealed record PodSpec([property: JsonPropertyName("readinessGates")] IReadOnlyList<ReadinessGate>? ReadinessGates);
+public sealed record PodSpec
+{
+    [JsonPropertyName("readinessGates")] public IReadOnlyList<ReadinessGate> ReadinessGates { get; init; } = [];
+}
 
-public sealed record PodStatus(
-    [property: JsonPropertyName("podIP")] string? PodIp,
-    [property: JsonPropertyName("conditions")] IReadOnlyList<PodCondition>? Conditions);
+public sealed record PodStatus
+{
+    [JsonPropertyName("podIP")] public string? PodIp { get; init; }
+    [JsonPropertyName("conditions")] public IReadOnlyList<PodCondition> Conditions { get; init; } = [];
+}
 
-public sealed record PodObject(
-    [property: JsonPropertyName("metadata")] ObjectMeta? Metadata,
-    [property: JsonPropertyName("spec")] PodSpec? Spec = null,
-    [property: JsonPropertyName("status")] PodStatus? Status = null);
+public sealed record PodObject
+{
+    [JsonPropertyName("metadata")] public ObjectMeta Metadata { get; init; } = new();
+    [JsonPropertyName("spec")] public PodSpec Spec { get; init; } = new();
+    [JsonPropertyName("status")] public PodStatus Status { get; init; } = new();
+}
 
-public sealed record StatefulSetStatus(
-    [property: JsonPropertyName("updateRevision")] string? UpdateRevision,
-    [property: JsonPropertyName("currentRevision")] string? CurrentRevision);
+public sealed record StatefulSetStatus
+{
+    [JsonPropertyName("updateRevision")] public string? UpdateRevision { get; init; }
+    [JsonPropertyName("currentRevision")] public string? CurrentRevision { get; init; }
+}
 
-public sealed record StatefulSetObject(
-    [property: JsonPropertyName("metadata")] ObjectMeta? Metadata,
-    [property: JsonPropertyName("status")] StatefulSetStatus? Status = null);
+public sealed record StatefulSetObject
+{
+    [JsonPropertyName("metadata")] public ObjectMeta Metadata { get; init; } = new();
+    [JsonPropertyName("status")] public StatefulSetStatus Status { get; init; } = new();
+}
 
 public sealed record ListMeta([property: JsonPropertyName("resourceVersion")] string? ResourceVersion);
 
@@ -56,7 +69,8 @@ public sealed record StatefulSetList(
 public sealed record ApiStatus(
     [property: JsonPropertyName("code")] int? Code,
     [property: JsonPropertyName("reason")] string? Reason,
-    [property: JsonPropertyName("message")] string? Message);
+    [property: JsonPropertyName("message")] string? Message,
+    [property: JsonPropertyName("status")] string? Status = null);
 
 public sealed record ObjectReference(
     [property: JsonPropertyName("kind")] string Kind,

@@ -26,7 +26,7 @@ public sealed class KubeFactsWatcher : IKubeFacts
     KubeFacts current = KubeFacts.Empty;
     TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public KubeFactsWatcher(k8s.Kubernetes client, SidecarSettings settings, ILogger logger, SidecarMetrics metrics, TimeProvider time,
+    public KubeFactsWatcher(KubeApi client, SidecarSettings settings, ILogger logger, SidecarMetrics metrics, TimeProvider time,
         KubeWatchOptions? options = null, ForbiddenReporter? forbidden = null)
     {
         this.settings = settings;

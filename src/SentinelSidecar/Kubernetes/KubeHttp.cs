@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
@@ -8,27 +7,14 @@ using k8s.Autorest;
 namespace RedisSidecars.Sidecar.Kubernetes;
 
 /// <summary>
-/// The one way the sidecar talks to the API server: requests through the KubernetesClient's own HTTP pipeline — its
-/// HttpClient (TLS, the cluster CA, the per-request timeout) and its credentials (the service-account token, re-read as
-/// it rotates) — with the few objects of <see cref="ApiJson"/>. A non-2xx answer throws <see cref="HttpOperationException"/>,
+/// The one way the sidecar sends a request to the API server (<see cref="KubeApi"/>: the cluster's TLS and the
+/// credentials from KubernetesClient's configuration), with the few objects of <see cref="ApiJson"/>. A non-2xx answer throws <see cref="HttpOperationException"/>,
 /// as the client's generated calls do, so the edge classifies failures one way (<see cref="KubeErrors"/>).
 /// </summary>
 public static class KubeHttp
 {
     public const string MergePatch = "application/merge-patch+json";
     public const string StrategicMergePatch = "application/strategic-merge-patch+json";
-
-    /// <summary>A request with the client's credentials, relative to its base URI.</summary>
-    public static async Task<HttpRequestMessage> RequestAsync(k8s.Kubernetes client, HttpMethod method, string relativeUri, CancellationToken ct)
-    {
-        var request = new HttpRequestMessage(method, new Uri(client.BaseUri, relativeUri))
-        {
-            Version = HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
-        };
-        if (client.Credentials is { } credentials) await credentials.ProcessHttpRequestAsync(request, ct).ConfigureAwait(false);
-        return request;
-    }
 
     /// <summary>Throws <see cref="HttpOperationException"/> for a non-2xx answer (its body kept for the status, never logged).</summary>
     public static async Task EnsureSuccessAsync(HttpRequestMessage request, HttpResponseMessage response, CancellationToken ct)
@@ -43,12 +29,12 @@ public static class KubeHttp
     }
 
     /// <summary>Sends <paramref name="body"/> (or nothing) and reads the answer as <paramref name="answer"/>.</summary>
-    public static async Task<TAnswer> SendAsync<TAnswer>(k8s.Kubernetes client, HttpMethod method, string relativeUri, JsonTypeInfo<TAnswer> answer,
+    public static async Task<TAnswer> SendAsync<TAnswer>(KubeApi api, HttpMethod method, string relativeUri, JsonTypeInfo<TAnswer> answer,
         string? body, string? contentType, CancellationToken ct)
     {
-        using var request = await RequestAsync(client, method, relativeUri, ct).ConfigureAwait(false);
+        using var request = await api.RequestAsync(method, relativeUri, ct).ConfigureAwait(false);
         if (body is not null) request.Content = new StringContent(body, Encoding.UTF8, MediaTypeHeaderValue.Parse(contentType ?? "application/json"));
-        using var response = await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
+        using var response = await api.Http.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
         await EnsureSuccessAsync(request, response, ct).ConfigureAwait(false);
         await using var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
         return await JsonSerializer.DeserializeAsync(stream, answer, ct).ConfigureAwait(false) ?? throw new JsonException($"empty answer to {method} {relativeUri}");

@@ -19,8 +19,8 @@ public sealed record WatchEvent<T>(WatchEventKind Kind, T? Object, string? Resou
 public sealed class WatchIdleException(TimeSpan idle) : TimeoutException($"no event or bookmark for {idle.TotalSeconds:0.#} s");
 
 /// <summary>
-/// Streams a watch (<c>GET …?watch=true</c>) through the KubernetesClient's own HTTP pipeline: its HttpClient
-/// (TLS, CA, per-request timeout until the headers) and its credentials (the token file, re-read as it rotates).
+/// Streams a watch (<c>GET …?watch=true</c>) through <see cref="KubeApi"/> (TLS against the cluster CA, a timeout
+/// until the headers, the credentials: the token file, re-read as it rotates).
 /// KubernetesClient.Aot has no Watcher, and its generated <c>…WithHttpMessagesAsync(watch: true)</c> hides the
 /// stream after the first line, so the lines are read here and deserialized as the sidecar's own <see cref="ApiJson"/> objects.
 /// </summary>
@@ -34,11 +34,11 @@ public static class KubeWatch
     /// for a broken connection or stream, <see cref="TimeoutException"/> when no headers come within <paramref name="headersTimeout"/>.
     /// </summary>
     public static async IAsyncEnumerable<WatchEvent<T>> StreamAsync<T>(
-        k8s.Kubernetes client, string relativeUri, JsonTypeInfo<T> type, TimeSpan idleTimeout, TimeProvider time, [EnumeratorCancellation] CancellationToken ct,
+        KubeApi client, string relativeUri, JsonTypeInfo<T> type, TimeSpan idleTimeout, TimeProvider time, [EnumeratorCancellation] CancellationToken ct,
         TimeSpan? headersTimeout = null)
         where T : class
     {
-        using var request = await KubeHttp.RequestAsync(client, HttpMethod.Get, relativeUri, ct).ConfigureAwait(false);
+        using var request = await client.RequestAsync(HttpMethod.Get, relativeUri, ct).ConfigureAwait(false);
         HttpResponseMessage response;
         using (var headers = CancellationTokenSource.CreateLinkedTokenSource(ct))
         {
@@ -46,7 +46,7 @@ public static class KubeWatch
             if (headersTimeout is { } bound) headers.CancelAfter(bound);
             try
             {
-                response = await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, headers.Token).ConfigureAwait(false);
+                response = await client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, headers.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
             {

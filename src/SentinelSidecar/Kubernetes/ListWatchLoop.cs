@@ -33,7 +33,7 @@ internal interface IListWatchSink<in T> where T : class
 /// relists; failures back off with jitter and keep the last state; a slow resync relists as a safety net.
 /// </summary>
 internal sealed class ListWatchLoop<T>(
-    ListWatchTarget<T> target, IListWatchSink<T> sink, k8s.Kubernetes client, KubeWatchOptions options,
+    ListWatchTarget<T> target, IListWatchSink<T> sink, KubeApi client, KubeWatchOptions options,
     TimeProvider time, ILogger logger, SidecarMetrics metrics, ForbiddenReporter forbidden) where T : class
 {
     /// <summary>A watch that ends this soon without a single change (bookmarks aside) is a quick end: the next one waits a backoff.</summary>

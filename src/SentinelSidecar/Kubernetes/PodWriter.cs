@@ -1,5 +1,4 @@
 using System.Text.Json;
-using k8s;
 using k8s.Autorest;
 using Microsoft.Extensions.Logging;
 using Polly;
@@ -45,7 +44,7 @@ public sealed record PodWriteOptions
 /// </summary>
 public sealed class PodWriter : IPodWriter
 {
-    readonly k8s.Kubernetes client;
+    readonly KubeApi client;
     readonly SidecarSettings settings;
     readonly ILogger logger;
     readonly SidecarMetrics metrics;
@@ -57,7 +56,7 @@ public sealed class PodWriter : IPodWriter
     readonly string ns;
     string? uid;
 
-    public PodWriter(k8s.Kubernetes client, SidecarSettings settings, ILogger logger, SidecarMetrics metrics, TimeProvider time,
+    public PodWriter(KubeApi client, SidecarSettings settings, ILogger logger, SidecarMetrics metrics, TimeProvider time,
         KubeFactsWatcher? cache = null, PodWriteOptions? options = null, ForbiddenReporter? forbidden = null)
     {
         this.client = client;
@@ -94,19 +93,11 @@ public sealed class PodWriter : IPodWriter
     }
 
     /// <summary>
-    /// The client every part of the sidecar uses (the watch cache needs the concrete type for its HTTP pipeline).
-    /// HttpClientTimeout bounds one request until its headers: a watch's stream is bounded by the cache's idle timeout.
+    /// The connection every part of the sidecar uses. Its HttpClient timeout bounds one request until its headers:
+    /// a watch's stream is bounded by the cache's idle timeout.
     /// </summary>
-    public static k8s.Kubernetes CreateClient(SidecarSettings settings)
-    {
-        var config = settings.KubeConfig is { } path
-            ? KubernetesClientConfiguration.BuildConfigFromConfigFile(path)
-            : KubernetesClientConfiguration.IsInCluster()
-                ? KubernetesClientConfiguration.InClusterConfig()
-                : KubernetesClientConfiguration.BuildDefaultConfig();
-        config.HttpClientTimeout = TimeSpan.FromSeconds(5);
-        return new k8s.Kubernetes(config);
-    }
+    public static KubeApi CreateClient(SidecarSettings settings) =>
+        KubeApi.Create(settings.KubeConfig, TimeSpan.FromSeconds(5), $"redis-sidecar/{typeof(PodWriter).Assembly.GetName().Version}");
 
     public async Task<string?> ReadPeerLabelNowAsync(string podName, CancellationToken ct) =>
         (await ListSetPodsAsync(ct).ConfigureAwait(false)).FirstOrDefault(p => p.Name == podName)?.Label(settings.LabelName);
@@ -146,7 +137,7 @@ public sealed class PodWriter : IPodWriter
     {
         var now = time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
         var ev = new EventObject(
-            new ObjectMeta(GenerateName: pod + ".", Namespace: ns),
+            new ObjectMeta { GenerateName = pod + ".", Namespace = ns },
             new ObjectReference("Pod", "v1", pod, ns, uid ?? cache?.Current.Own?.Uid),
             type, reason, Truncate(message, 1024), new EventSource("redis-sidecar"), "redis-sidecar", pod, now, now, 1);
         var body = JsonSerializer.Serialize(ev, ApiJson.Default.EventObject);

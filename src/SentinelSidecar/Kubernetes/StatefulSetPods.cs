@@ -21,7 +21,7 @@ public static class StatefulSetPods
     public static string PodSelector(IReadOnlyList<string> podNames) => $"{PodFacts.PodNameLabel} in ({string.Join(",", podNames)})";
 
     public static async Task<(IReadOnlyList<PodObject> Items, string ResourceVersion)> ListPodsAsync(
-        k8s.Kubernetes client, string @namespace, IReadOnlyList<string> podNames, CancellationToken ct)
+        KubeApi client, string @namespace, IReadOnlyList<string> podNames, CancellationToken ct)
     {
         var list = await KubeHttp.SendAsync(client, HttpMethod.Get,
             $"api/v1/namespaces/{KubeHttp.Escape(@namespace)}/pods?labelSelector={KubeHttp.Escape(PodSelector(podNames))}", ApiJson.Default.PodList, null, null, ct).ConfigureAwait(false);
@@ -33,7 +33,7 @@ public static class StatefulSetPods
         + WatchQuery(resourceVersion, timeoutSeconds);
 
     public static async Task<(IReadOnlyList<StatefulSetObject> Items, string ResourceVersion)> ListStatefulSetAsync(
-        k8s.Kubernetes client, string @namespace, string name, CancellationToken ct)
+        KubeApi client, string @namespace, string name, CancellationToken ct)
     {
         var list = await KubeHttp.SendAsync(client, HttpMethod.Get,
             $"apis/apps/v1/namespaces/{KubeHttp.Escape(@namespace)}/statefulsets?fieldSelector={KubeHttp.Escape($"metadata.name={name}")}", ApiJson.Default.StatefulSetList, null, null, ct).ConfigureAwait(false);

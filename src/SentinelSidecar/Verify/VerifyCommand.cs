@@ -11,7 +11,7 @@ namespace RedisSidecars.Sidecar.Verify;
 /// <summary>
 /// <c>redis-sidecar verify</c>: a post-deploy check. One line per check (✓ or ✗ with the reason); exit 0 only if all pass.
 /// </summary>
-public sealed class VerifyCommand(SidecarSettings settings, TextWriter output, Func<k8s.Kubernetes?> kubernetes)
+public sealed class VerifyCommand(SidecarSettings settings, TextWriter output, Func<KubeApi?> kubernetes)
 {
     static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
     int failures;

@@ -27,6 +27,9 @@ public abstract class KubeApiTestBase : IAsyncLifetime
 
     protected Kubernetes Client { get; private set; } = null!;
 
+    /// <summary>The sidecar's own connection (<see cref="KubeApi"/>) to the double, for watch streams read the sidecar's way.</summary>
+    protected KubeApi Watcher { get; private set; } = null!;
+
     protected virtual TimeProvider? Time => null;
 
     protected virtual KubeApiOptions? Options => null;
@@ -39,11 +42,13 @@ public abstract class KubeApiTestBase : IAsyncLifetime
         Api = await KubeApiServer.StartAsync(IPAddress.Loopback, 0, Time, options: Options);
         Api.WriteKubeconfig(_kubeconfig, Ns);
         Client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(_kubeconfig));
+        Watcher = KubeApi.Create(_kubeconfig, TimeSpan.FromSeconds(10), "kube-api-double-tests");
     }
 
     public virtual async Task DisposeAsync()
     {
         Client.Dispose();
+        Watcher.Dispose();
         await Api.DisposeAsync();
         File.Delete(_kubeconfig);
     }
@@ -72,11 +77,11 @@ public abstract class KubeApiTestBase : IAsyncLifetime
     }
 
     /// <summary>Opens a pod watch in this namespace through the sidecar's watch reader (the client's own HTTP pipeline).</summary>
-    protected WatchProbe<V1Pod> WatchPods(string query = "") =>
-        new(ct => KubeWatch.StreamAsync<V1Pod>(Client, $"api/v1/namespaces/{Ns}/pods?watch=true&{query}", TimeSpan.FromMinutes(5), TimeProvider.System, ct));
+    protected WatchProbe<PodObject> WatchPods(string query = "") =>
+        new(ct => KubeWatch.StreamAsync(Watcher, $"api/v1/namespaces/{Ns}/pods?watch=true&{query}", ApiJson.Default.PodObject, TimeSpan.FromMinutes(5), TimeProvider.System, ct));
 
-    protected WatchProbe<V1StatefulSet> WatchStatefulSets(string query = "") =>
-        new(ct => KubeWatch.StreamAsync<V1StatefulSet>(Client, $"apis/apps/v1/namespaces/{Ns}/statefulsets?watch=true&{query}", TimeSpan.FromMinutes(5), TimeProvider.System, ct));
+    protected WatchProbe<StatefulSetObject> WatchStatefulSets(string query = "") =>
+        new(ct => KubeWatch.StreamAsync(Watcher, $"apis/apps/v1/namespaces/{Ns}/statefulsets?watch=true&{query}", ApiJson.Default.StatefulSetObject, TimeSpan.FromMinutes(5), TimeProvider.System, ct));
 
     protected static async Task<T> EventuallyAsync<T>(Func<T?> probe, string what)
     {

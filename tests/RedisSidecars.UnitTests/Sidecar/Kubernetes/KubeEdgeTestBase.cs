@@ -40,7 +40,7 @@ public abstract class KubeEdgeTestBase : KubeApiTestBase
 
     protected SidecarSettings Settings { get; private set; } = null!;
 
-    protected k8s.Kubernetes Kube { get; private set; } = null!;
+    protected KubeApi Kube { get; private set; } = null!;
 
     public override async Task InitializeAsync()
     {

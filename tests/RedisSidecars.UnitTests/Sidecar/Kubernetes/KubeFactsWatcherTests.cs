@@ -344,7 +344,7 @@ public sealed class KubeFactsWatcherTests : KubeEdgeTestBase
         AddSet();
         var watcher = StartWatcher();
         await WaitForSyncAsync(watcher);
-        var old = await Kube.CoreV1.ReadNamespacedPodAsync("redis-1", Ns);
+        var old = (await StatefulSetPods.ListPodsAsync(Kube, Ns, ["redis-1"], CancellationToken.None)).Items.Single();
         Api.SetLabel(Ns, "redis-1", Role, "master");
         var version = (await WaitForAsync(watcher, f => Peer(f, "redis-1").Label(Role) == "master", "label seen")).Version;
 
