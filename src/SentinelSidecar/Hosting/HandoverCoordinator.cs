@@ -87,63 +87,81 @@ public sealed class HandoverCoordinator(
         var keepActive = false;
         try
         {
-            // 2. A Sentinel that can act now (not in TILT, naming this pod, no failover in progress). Writes are not paused yet.
+            // 2-5, again while a Sentinel refuses within the bound (nothing accepted, writes resumed meanwhile): a refusal
+            //    right after another failover (-NOGOODSLAVE while the replicas resync, -INPROG) is usually over in a moment.
             NodeAddress? chosen = null;
-            string why = "";
+            PauseKeeper? pause = null;
+            string? refused = null;
             long epochBefore = 0;
-            while (chosen is null)
-            {
-                var probes = await sentinels.ProbeAllAsync(ct).ConfigureAwait(false);
-                epochBefore = Math.Max(worker.Tracker.Current.Epoch, probes.Where(p => p.Reachable).Select(p => p.Epoch).DefaultIfEmpty(0).Max());
-                switch (HandoverPlanner.ChooseSentinel(probes, worker.IsMe))
-                {
-                    case HandoverStep.Ask ask: chosen = ask.Sentinel; break;
-                    case HandoverStep.Wait wait:
-                        if (wait.Why != why) { Log.Handover(logger, wait.Why + "; waiting"); why = wait.Why; }
-                        if (!InBound()) return Fail(HandoverOutcome.NoSentinelReady, wait.Why + "; writes were never paused; staying master", start);
-                        await Task.Delay(AllSentinelsPoll, time, ct).ConfigureAwait(false);
-                        break;
-                }
-            }
-
-            // 3. No more writes land here; they wait and, once this node is a replica, fail with -READONLY.
-            var pause = new PauseKeeper(local, logger, time, PauseFor, RenewEvery, settings.LocalRedis.ToString());
-            try { await pause.StartAsync(ct).ConfigureAwait(false); }
-            catch (LocalRedisException e) { return Fail(HandoverOutcome.LocalUnreachable, $"cannot pause writes ({e.Message}); staying master", start); }
-            paused = true;
-            // From here on nothing cancels the run: it is bounded by HANDOVER_TIMEOUT_MS, and a cancelled run would leave
-            // writes paused with nobody to decide when to resume them.
             var none = CancellationToken.None;
-            metrics.HandoverWritesPaused = true;
+            while (pause is null)
+            {
+                // 2. A Sentinel that can act now (not in TILT, naming this pod, no failover in progress). Writes are not paused yet.
+                chosen = null;
+                var why = "";
+                while (chosen is null)
+                {
+                    var probes = await sentinels.ProbeAllAsync(ct).ConfigureAwait(false);
+                    epochBefore = Math.Max(worker.Tracker.Current.Epoch, probes.Where(p => p.Reachable).Select(p => p.Epoch).DefaultIfEmpty(0).Max());
+                    switch (HandoverPlanner.ChooseSentinel(probes, worker.IsMe))
+                    {
+                        case HandoverStep.Ask ask: chosen = ask.Sentinel; break;
+                        case HandoverStep.Wait wait:
+                            if (wait.Why != why) { Log.Handover(logger, wait.Why + "; waiting"); why = wait.Why; }
+                            if (!InBound())
+                                return refused is not null
+                                    ? Fail(HandoverOutcome.SentinelRefused, refused + "; writes resumed here; staying master", start)
+                                    : Fail(HandoverOutcome.NoSentinelReady, wait.Why + "; writes were never paused; staying master", start);
+                            await Task.Delay(AllSentinelsPoll, time, ct).ConfigureAwait(false);
+                            break;
+                    }
+                }
 
-            // 4. Let a replica reach the master's offset.
-            var caughtUp = false;
-            while (InBound())
-            {
-                if (HandoverPlanner.CaughtUp(await local.ReadStateAsync(none).ConfigureAwait(false))) { caughtUp = true; break; }
-                await Task.Delay(TimeSpan.FromMilliseconds(10), time, none).ConfigureAwait(false);
-            }
-            if (!caughtUp)
-            {
-                await ResumeAsync(pause, null).ConfigureAwait(false);
-                return Fail(HandoverOutcome.CatchUpTimedOut, "no replica reached the master's offset within HANDOVER_TIMEOUT_MS; no failover was asked; writes resumed here", start);
-            }
+                // 3. No more writes land here; they wait and, once this node is a replica, fail with -READONLY.
+                var keeper = new PauseKeeper(local, logger, time, PauseFor, RenewEvery, settings.LocalRedis.ToString());
+                try { await keeper.StartAsync(ct).ConfigureAwait(false); }
+                catch (LocalRedisException e) { return Fail(HandoverOutcome.LocalUnreachable, $"cannot pause writes ({e.Message}); staying master", start); }
+                paused = true;
+                // From here on nothing cancels the run: it is bounded by HANDOVER_TIMEOUT_MS, and a cancelled run would leave
+                // writes paused with nobody to decide when to resume them.
+                metrics.HandoverWritesPaused = true;
 
-            // 5. Ask the chosen Sentinel. An unanswered request may have been accepted: it counts as accepted.
-            var (answer, detail) = await sentinels.FailoverAsync(chosen.Value, none).ConfigureAwait(false);
-            if (answer == FailoverAnswer.Refused)
-            {
-                await ResumeAsync(pause, null).ConfigureAwait(false);
-                return Fail(HandoverOutcome.SentinelRefused, $"{chosen} refused SENTINEL FAILOVER ({detail}); writes resumed here", start);
+                // 4. Let a replica reach the master's offset.
+                var caughtUp = false;
+                while (InBound())
+                {
+                    if (HandoverPlanner.CaughtUp(await local.ReadStateAsync(none).ConfigureAwait(false))) { caughtUp = true; break; }
+                    await Task.Delay(TimeSpan.FromMilliseconds(10), time, none).ConfigureAwait(false);
+                }
+                if (!caughtUp)
+                {
+                    await ResumeAsync(keeper, null).ConfigureAwait(false);
+                    return refused is not null
+                        ? Fail(HandoverOutcome.SentinelRefused, refused + "; writes resumed here; staying master", start)
+                        : Fail(HandoverOutcome.CatchUpTimedOut, "no replica reached the master's offset within HANDOVER_TIMEOUT_MS; no failover was asked; writes resumed here", start);
+                }
+
+                // 5. Ask the chosen Sentinel. An unanswered request may have been accepted: it counts as accepted.
+                var (answer, detail) = await sentinels.FailoverAsync(chosen.Value, none).ConfigureAwait(false);
+                if (answer == FailoverAnswer.Refused)
+                {
+                    await ResumeAsync(keeper, null).ConfigureAwait(false);
+                    refused = $"{chosen} refused SENTINEL FAILOVER ({detail})";
+                    Log.Handover(logger, refused + "; writes resumed; asking again within the bound");
+                    if (!InBound()) return Fail(HandoverOutcome.SentinelRefused, refused + "; writes resumed here; staying master", start);
+                    await Task.Delay(AllSentinelsPoll, time, ct).ConfigureAwait(false);
+                    continue;
+                }
+                pause = keeper;
+                Log.Handover(logger, answer == FailoverAnswer.Accepted
+                    ? $"SENTINEL FAILOVER accepted by {chosen}"
+                    : $"SENTINEL FAILOVER sent to {chosen}, no answer ({detail}): treated as accepted");
             }
             var asked = time.GetTimestamp();
-            Log.Handover(logger, answer == FailoverAnswer.Accepted
-                ? $"SENTINEL FAILOVER accepted by {chosen}"
-                : $"SENTINEL FAILOVER sent to {chosen}, no answer ({detail}): treated as accepted");
 
             // 6. Wait for the promotion, from the Sentinel that accepted (or a newer-epoch signal); never unpause into a
             //    failover that may still happen.
-            var outcome = await AwaitPromotionAsync(chosen.Value, epochBefore, pause, asked, bounded: true, start, none).ConfigureAwait(false);
+            var outcome = await AwaitPromotionAsync(chosen!.Value, epochBefore, pause, asked, bounded: true, start, none).ConfigureAwait(false);
             if (outcome is not null) return outcome;
 
             // The bound ran out with the failover still possible: keep writes paused until it resolves.

@@ -51,9 +51,9 @@ public sealed class HandoverCoordinatorTests
         Assert.False(coordinator.WritesPaused);
     }
 
-    void AssertUnpausedStayedMaster()
+    void AssertUnpausedStayedMaster(int unpauses = 1, int orMore = 0)
     {
-        Assert.Equal(1, rig.Journal.Count("redis.unpause"));
+        Assert.InRange(rig.Journal.Count("redis.unpause"), unpauses, unpauses + orMore);
         Assert.Equal(0, rig.Journal.CountStarting("redis.replicaof"));
         Assert.Equal(0, rig.Journal.Count("redis.kill"));
         Assert.False(rig.Redis.Paused);
@@ -247,7 +247,7 @@ public sealed class HandoverCoordinatorTests
     }
 
     [Fact]
-    public async Task HandoverAsync_SentinelRefuses_UnpausedSentinelRefused()
+    public async Task HandoverAsync_SentinelRefusesUntilTheBound_AskedAgainUnpausedInBetweenThenSentinelRefused()
     {
         rig.Sentinels.OnFailover = _ => (FailoverAnswer.Refused, "ERR NOGOODSLAVE No suitable replica to promote");
 
@@ -255,9 +255,30 @@ public sealed class HandoverCoordinatorTests
 
         Assert.Equal(HandoverOutcome.SentinelRefused, result.Outcome);
         Assert.Contains("NOGOODSLAVE", result.Detail);
-        rig.Journal.AssertSubsequence("redis.pause", "sentinel.failover 0", "redis.unpause");
-        AssertUnpausedStayedMaster();
+        Assert.True(rig.Journal.Count("sentinel.failover 0") > 1, "a refusal within the bound is asked again: " + rig.Journal);
+        rig.Journal.AssertSubsequence("redis.pause", "sentinel.failover 0", "redis.unpause", "redis.pause", "sentinel.failover 0", "redis.unpause");
+        // Each refusal resumed writes (and the last pause too, if the bound ran out while waiting for the catch-up).
+        AssertUnpausedStayedMaster(unpauses: rig.Journal.Count("sentinel.failover 0"), orMore: 1);
         Assert.Equal(1, rig.Metrics.Handovers(HandoverOutcome.SentinelRefused).Value);
+    }
+
+    [Fact]
+    public async Task HandoverAsync_SentinelRefusesOnceRightAfterAnotherFailover_AskedAgainAndHandsOver()
+    {
+        // -NOGOODSLAVE while the replicas still resync after the previous failover: over in a moment.
+        var asked = 0;
+        rig.Sentinels.OnFailover = i =>
+        {
+            if (asked++ == 0) return (FailoverAnswer.Refused, "ERR NOGOODSLAVE No suitable replica to promote");
+            rig.Sentinels.Update(i, s => s with { FailoverInProgress = true });
+            rig.Clock.At(TimeSpan.FromMilliseconds(500), () => rig.Sentinels.Promote(i, Other, 2));
+            return (FailoverAnswer.Accepted, "OK");
+        };
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
+        rig.Journal.AssertSubsequence("redis.pause", "sentinel.failover 0", "redis.unpause", "redis.pause", "sentinel.failover 0", $"redis.replicaof {Other}", "redis.unpause");
     }
 
     [Fact]
