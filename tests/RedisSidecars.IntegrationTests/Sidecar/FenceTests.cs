@@ -22,6 +22,21 @@ public sealed class FenceTests(ITestOutputHelper output)
 
     static bool Has(string metrics, string line) => metrics.Contains("\n" + line + "\n", StringComparison.Ordinal);
 
+    /// <summary>A pooled SET + WAIT 1 client on the master's side, writing to redis-0 directly, once the labels settled.</summary>
+    static async Task<AckedWriter> WriteToMasterAsync(SidecarSet s)
+    {
+        await s.WaitForLabelsToMatchSentinelsAsync(Settle, "initial labels");
+        var writer = new AckedWriter(() => s.Set.Redis[0], s.Set);
+        writer.Start();
+        try { await s.Set.WaitUntilAsync(() => Task.FromResult(writer.Acked.Count > 200), Settle, "writer running"); }
+        catch
+        {
+            await writer.DisposeAsync();
+            throw;
+        }
+        return writer;
+    }
+
     static int Events(SidecarSet s, string reason, int i) => s.Api.Events.Count(e => e.Reason == reason && e.ObjectName == s.Set.Redis[i].Name);
 
     [Fact]
@@ -83,11 +98,8 @@ public sealed class FenceTests(ITestOutputHelper output)
     public async Task FencedMaster_EveryReplicaBackInSync_LiftsTheFenceWhileTheSentinelsStayUnreachable()
     {
         await using var s = await StartAsync();
-        await s.WaitForLabelsToMatchSentinelsAsync(Settle, "initial labels");
         var master = s.Set.Redis[0];
-        await using var writer = new AckedWriter(() => master, s.Set);
-        writer.Start();
-        await s.Set.WaitUntilAsync(() => Task.FromResult(writer.Acked.Count > 200), Settle, "writer running");
+        await using var writer = await WriteToMasterAsync(s);
 
         // The master's Redis loses its replicas, its sidecar loses the Sentinels; the Sentinels still reach the master
         // (so they do not fail over) and the replicas.
@@ -122,11 +134,8 @@ public sealed class FenceTests(ITestOutputHelper output)
     public async Task SentinelOutage_EveryReplicaInSync_NoFence_WritesGoOnAcknowledged()
     {
         await using var s = await StartAsync();
-        await s.WaitForLabelsToMatchSentinelsAsync(Settle, "initial labels");
         var master = s.Set.Redis[0];
-        await using var writer = new AckedWriter(() => master, s.Set);
-        writer.Start();
-        await s.Set.WaitUntilAsync(() => Task.FromResult(writer.Acked.Count > 200), Settle, "writer running");
+        await using var writer = await WriteToMasterAsync(s);
 
         // The Sentinels cut from every Redis and every sidecar: nobody can fail over, the replication links are intact.
         var pods = Enumerable.Range(0, s.Set.Redis.Count).ToArray();
