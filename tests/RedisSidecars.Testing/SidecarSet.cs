@@ -81,7 +81,9 @@ public sealed class SidecarSet : IAsyncDisposable
                 await LoopbackPartition.EnsureUsableAsync();
                 // Unique across processes as the block is; far above any account a system creates.
                 s.uids = set.Redis.Select(n => 3_000_000 + set.Block * 16 + n.Ordinal).ToArray();
+                // The sidecars reach their private copies through the set's directory (traverse only); the kubeconfig there stays private too.
                 File.SetUnixFileMode(set.Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherExecute);
+                File.SetUnixFileMode(kubeconfig, UnixFileMode.UserRead | UnixFileMode.UserWrite);
             }
             await set.StartAllAsync();
             if (startSidecars) for (var i = 0; i < set.Redis.Count; i++) s.StartSidecar(i);
