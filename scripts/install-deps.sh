@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the demo and the tests need on Debian: the real Redis and Sentinel, and the
+# Installs what the demo and the tests need on Debian: the real Redis and Sentinel, iptables, and the
 # Native AOT toolchain (clang, zlib). Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 need=()
@@ -8,6 +8,9 @@ command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 command -v redis-cli      >/dev/null 2>&1 || need+=(redis-tools)
 command -v clang          >/dev/null 2>&1 || need+=(clang)
 command -v promtool       >/dev/null 2>&1 || need+=(prometheus) # promtool, for the alert rule tests (the server it brings is not used)
+# iptables (and setpriv, in util-linux): the fence tests and the partition benchmark cut loopback traffic for real.
+[ -x /usr/sbin/iptables ] || [ -x /sbin/iptables ] || command -v iptables >/dev/null 2>&1 || need+=(iptables)
+command -v setpriv        >/dev/null 2>&1 || need+=(util-linux)
 [ -e /usr/lib/x86_64-linux-gnu/libz.so ] || [ -e /usr/lib/aarch64-linux-gnu/libz.so ] || need+=(zlib1g-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"

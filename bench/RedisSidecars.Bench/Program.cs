@@ -19,6 +19,7 @@ try
     if (only is null or "failover") await Benches.FailoversAsync(report, counts);
     if (only is null or "handover") await Benches.HandoverAsync(report, counts);
     if (only is null or "unplanned") await Benches.UnplannedAsync(report, counts);
+    if (only is null or "partition") await PartitionBench.RunAsync(report, quick, output);
     if (only is "chaos") await Benches.ChaosAsync(report, int.Parse(Arg("--chaos-steps") ?? "40", System.Globalization.CultureInfo.InvariantCulture), output);
 }
 finally

@@ -8,24 +8,38 @@ namespace RedisSidecars.Testing;
 /// <c>WAIT 1</c> every millisecond, re-opened only after an error. Remembers every write a replica acknowledged.
 /// A connection the server closes (e.g. the sidecar's <c>CLIENT KILL</c> on demotion) counts as an error and is re-opened
 /// to the pod labelled master then, as through the Service: StackExchange.Redis would otherwise silently reconnect to the
-/// same pod, which a client of the Service never does.
+/// same pod, which a client of the Service never does. A write the master refuses with <c>-NOREPLICAS</c> (a fence) keeps
+/// the connection, as a pooled client does, unless the target has moved.
 /// </summary>
-public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set) : IAsyncDisposable
+/// <param name="labelledMaster">Where to write; a fixed node writes to that node directly.</param>
+/// <param name="keyPrefix">Keys are <c>{prefix}{n}</c>: two writers on one set need different prefixes.</param>
+public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set, string keyPrefix = "w:") : IAsyncDisposable
 {
     readonly CancellationTokenSource stop = new();
     readonly List<(long N, TimeSpan At)> acked = [];
+    readonly List<(long N, TimeSpan At)> written = [];
+    readonly Stopwatch clock = Stopwatch.StartNew();
     Task? loop;
     public int Errors { get; private set; }
     public int Reconnects { get; private set; }
+    /// <summary>Writes the server refused with -NOREPLICAS (min-replicas-to-write: a fenced master).</summary>
+    public int Refused { get; private set; }
 
+    /// <summary>This writer's clock, which <see cref="Acked"/> and <see cref="Written"/> are timed on.</summary>
+    public TimeSpan Elapsed => clock.Elapsed;
+
+    /// <summary>Writes a replica acknowledged (<c>WAIT 1</c> ≥ 1).</summary>
     public IReadOnlyList<(long N, TimeSpan At)> Acked { get { lock (acked) return acked.ToArray(); } }
+
+    /// <summary>Writes the master acknowledged (SET answered OK), whatever WAIT said: what a client without WAIT takes as stored.</summary>
+    public IReadOnlyList<(long N, TimeSpan At)> Written { get { lock (written) return written.ToArray(); } }
 
     public void Start() => loop = Task.Run(() => RunAsync(stop.Token));
 
     async Task RunAsync(CancellationToken ct)
     {
-        var clock = Stopwatch.StartNew();
         ConnectionMultiplexer? mux = null;
+        Node? target = null;
         var lost = false; // the current connection failed: never let the multiplexer reconnect to the same pod by itself
         long n = 0;
         while (!ct.IsCancellationRequested)
@@ -40,7 +54,7 @@ public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set) : IAsy
                 }
                 if (mux is null)
                 {
-                    var target = labelledMaster();
+                    target = labelledMaster();
                     if (target is null) { await Task.Delay(2, ct); continue; }
                     var o = set.Options(target, 2000);
                     o.AbortOnConnectFail = true;
@@ -51,13 +65,25 @@ public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set) : IAsy
                     Reconnects++;
                 }
                 var db = mux.GetDatabase();
-                var key = $"w:{++n}";
+                var key = $"{keyPrefix}{++n}";
                 await db.ExecuteAsync("SET", key, n.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                lock (written) written.Add((n, clock.Elapsed));
                 var replicas = (long)await db.ExecuteAsync("WAIT", 1, 200);
                 if (replicas >= 1) lock (acked) acked.Add((n, clock.Elapsed));
                 await Task.Delay(1, ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested) { break; }
+            catch (RedisServerException e) when (e.Message.StartsWith("NOREPLICAS", StringComparison.Ordinal) && mux is not null)
+            {
+                Errors++;
+                Refused++;
+                if (labelledMaster() != target) { await mux.DisposeAsync(); mux = null; }
+                else
+                {
+                    try { await Task.Delay(1, ct); }
+                    catch (OperationCanceledException) { break; }
+                }
+            }
             catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
             {
                 Errors++;
@@ -76,17 +102,17 @@ public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set) : IAsy
         return gap;
     }
 
-    /// <summary>Acknowledged writes missing (or wrong) on <paramref name="node"/>.</summary>
-    public async Task<IReadOnlyList<long>> LostOnAsync(Node node)
+    /// <summary>Acknowledged writes (or those of <paramref name="writes"/>, e.g. from <see cref="Written"/>) missing or wrong on <paramref name="node"/>.</summary>
+    public async Task<IReadOnlyList<long>> LostOnAsync(Node node, IEnumerable<(long N, TimeSpan At)>? writes = null)
     {
         var lost = new List<long>();
         var o = set.Options(node, 5000);
         o.AbortOnConnectFail = true;
         await using var mux = await ConnectionMultiplexer.ConnectAsync(o);
         var db = mux.GetDatabase();
-        foreach (var chunk in Acked.Chunk(500))
+        foreach (var chunk in (writes ?? Acked).Chunk(500))
         {
-            var values = await db.StringGetAsync(chunk.Select(c => (RedisKey)$"w:{c.N}").ToArray());
+            var values = await db.StringGetAsync(chunk.Select(c => (RedisKey)$"{keyPrefix}{c.N}").ToArray());
             for (var i = 0; i < chunk.Length; i++)
                 if ((string?)values[i] != chunk[i].N.ToString(System.Globalization.CultureInfo.InvariantCulture)) lost.Add(chunk[i].N);
         }

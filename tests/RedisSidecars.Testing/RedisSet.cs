@@ -77,8 +77,11 @@ public sealed class RedisSet : IAsyncDisposable
 
     void WriteTemplate(Node n)
     {
+        // bind-source-addr: replication and Sentinel connections leave from the pod's own address, as in a cluster (Redis 7
+        // otherwise connects from 127.0.0.1), so that a LoopbackPartition can cut them.
         var common = $"""
             bind {n.Ip}
+            bind-source-addr {n.Ip}
             port {n.Port}
             protected-mode no
             daemonize no

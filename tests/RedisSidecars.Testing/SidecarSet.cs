@@ -27,6 +27,7 @@ public sealed class SidecarSet : IAsyncDisposable
     readonly Process?[] sidecars;
     readonly List<StreamWriter> logs = [];
     readonly Dictionary<string, string> sidecarEnv;
+    int[]? uids;
 
     SidecarSet(RedisSet set, KubeApiServer api, string kubeconfig, Dictionary<string, string> sidecarEnv)
     {
@@ -57,7 +58,11 @@ public sealed class SidecarSet : IAsyncDisposable
     public int[] HandoverPorts { get; }
 
     /// <summary>Starts Redis + Sentinel (configs from redis-init), the API double with the pods, and the sidecars.</summary>
-    public static async Task<SidecarSet> StartAsync(string? password = null, IDictionary<string, string>? sidecarEnv = null, bool startSidecars = true)
+    /// <param name="sidecarUids">Run each sidecar under a uid of its own (<see cref="SidecarUid"/>; needs root), with
+    /// private copies of the files it reads, so that a <see cref="LoopbackPartition"/> can cut one sidecar by owner: the
+    /// sidecars connect from 127.0.0.1, like every test client.</param>
+    public static async Task<SidecarSet> StartAsync(string? password = null, IDictionary<string, string>? sidecarEnv = null, bool startSidecars = true,
+        bool sidecarUids = false)
     {
         var set = new RedisSet(password: password);
         var api = await KubeApiServer.StartAsync(IPAddress.Loopback);
@@ -71,6 +76,15 @@ public sealed class SidecarSet : IAsyncDisposable
         var s = new SidecarSet(set, api, kubeconfig, env);
         try
         {
+            if (sidecarUids)
+            {
+                await LoopbackPartition.EnsureUsableAsync();
+                // Unique across processes as the block is; far above any account a system creates.
+                s.uids = set.Redis.Select(n => 3_000_000 + set.Block * 16 + n.Ordinal).ToArray();
+                // The sidecars reach their private copies through the set's directory (traverse only); the kubeconfig there stays private too.
+                File.SetUnixFileMode(set.Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherExecute);
+                File.SetUnixFileMode(kubeconfig, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
             await set.StartAllAsync();
             if (startSidecars) for (var i = 0; i < set.Redis.Count; i++) s.StartSidecar(i);
             return s;
@@ -96,12 +110,22 @@ public sealed class SidecarSet : IAsyncDisposable
 
     public string SidecarLog(int i) => Path.Combine(Set.Redis[i].Dir, "sidecar.log");
 
+    /// <summary>The uid sidecar <paramref name="i"/> runs under, or null (the test's own) unless started with <c>sidecarUids</c>.</summary>
+    public int? SidecarUid(int i) => uids?[i];
+
     public void StartSidecar(int i)
     {
+        var env = EnvFor(i);
         var psi = new ProcessStartInfo(Tools.RedisSidecar) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        if (SidecarUid(i) is { } uid)
+        {
+            psi.FileName = "/usr/bin/setpriv";
+            foreach (var a in new[] { $"--reuid={uid}", $"--regid={uid}", "--clear-groups", Tools.RedisSidecar }) psi.ArgumentList.Add(a);
+            OwnCopies(env, Path.Combine(Set.Redis[i].Dir, "sidecar-files"), uid, "KUBECONFIG", "REDIS_PASSWORD_FILE", "SENTINEL_PASSWORD_FILE");
+        }
         psi.Environment.Clear();
         psi.Environment["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin";
-        foreach (var (k, v) in EnvFor(i)) psi.Environment[k] = v;
+        foreach (var (k, v) in env) psi.Environment[k] = v;
         var p = Process.Start(psi)!;
         ProcessRegistry.Track(p);
         var log = new StreamWriter(SidecarLog(i), append: true) { AutoFlush = true };
@@ -115,6 +139,22 @@ public sealed class SidecarSet : IAsyncDisposable
         sidecars[i] = p;
         // The kubelet probes the sidecar's /readyz; the pod's Ready condition (and so the Services' endpoints) follows.
         Api.ProbeReadiness(Namespace, Set.Redis[i].Name, new Uri($"http://{Set.Redis[i].Ip}:{HttpPorts[i]}/readyz"), ReadinessProbe);
+    }
+
+    /// <summary>Points the file settings at copies that only <paramref name="uid"/> can read (as a mounted Secret is the pod's own).</summary>
+    static void OwnCopies(Dictionary<string, string> env, string dir, int uid, params string[] fileSettings)
+    {
+        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        FileOwner.Set(dir, uid);
+        foreach (var name in fileSettings)
+        {
+            if (!env.TryGetValue(name, out var source)) continue;
+            var copy = Path.Combine(dir, Path.GetFileName(source));
+            File.Copy(source, copy, overwrite: true);
+            File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            FileOwner.Set(copy, uid);
+            env[name] = copy;
+        }
     }
 
     static void Append(StreamWriter log, string? line)
@@ -232,4 +272,16 @@ public sealed class SidecarSet : IAsyncDisposable
         await Api.DisposeAsync();
         await Set.DisposeAsync();
     }
+}
+
+static partial class FileOwner
+{
+    public static void Set(string path, int uid)
+    {
+        if (Chown(path, uid, uid) != 0)
+            throw new IOException($"chown {uid}:{uid} {path} failed (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}): running each sidecar under its own uid needs root");
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "chown", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Chown(string path, int owner, int group);
 }
