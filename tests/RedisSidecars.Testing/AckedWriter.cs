@@ -4,13 +4,14 @@ using StackExchange.Redis;
 namespace RedisSidecars.Testing;
 
 /// <summary>
-/// A client as applications write: one pooled connection to whichever pod is labelled master, SET then
+/// A client as applications write: one pooled connection to the pod <paramref name="resolve"/> names (the master
+/// Service's one ready endpoint, <see cref="SidecarSet.ServiceEndpoint"/>, or the pod labelled master), SET then
 /// <c>WAIT 1</c> every millisecond, re-opened only after an error. Remembers every write a replica acknowledged.
 /// A connection the server closes (e.g. the sidecar's <c>CLIENT KILL</c> on demotion) counts as an error and is re-opened
-/// to the pod labelled master then, as through the Service: StackExchange.Redis would otherwise silently reconnect to the
-/// same pod, which a client of the Service never does.
+/// to wherever <paramref name="resolve"/> points then, as through the Service: StackExchange.Redis would otherwise
+/// silently reconnect to the same pod, which a client of the Service never does.
 /// </summary>
-public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set) : IAsyncDisposable
+public sealed class AckedWriter(Func<Node?> resolve, RedisSet set) : IAsyncDisposable
 {
     readonly CancellationTokenSource stop = new();
     readonly List<(long N, TimeSpan At)> acked = [];
@@ -19,6 +20,11 @@ public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set) : IAsy
     public int Reconnects { get; private set; }
 
     public IReadOnlyList<(long N, TimeSpan At)> Acked { get { lock (acked) return acked.ToArray(); } }
+
+    public int AckedCount { get { lock (acked) return acked.Count; } }
+
+    /// <summary>The number of the last acknowledged write (0: none yet).</summary>
+    public long LastAcked { get { lock (acked) return acked.Count > 0 ? acked[^1].N : 0; } }
 
     public void Start() => loop = Task.Run(() => RunAsync(stop.Token));
 
@@ -40,8 +46,8 @@ public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set) : IAsy
                 }
                 if (mux is null)
                 {
-                    var target = labelledMaster();
-                    if (target is null) { await Task.Delay(2, ct); continue; }
+                    var target = resolve();
+                    if (target is null) { await Task.Delay(5, ct); continue; }
                     var o = set.Options(target, 2000);
                     o.AbortOnConnectFail = true;
                     Volatile.Write(ref lost, false);
@@ -67,12 +73,12 @@ public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set) : IAsy
         if (mux is not null) await mux.DisposeAsync();
     }
 
-    /// <summary>The longest time between two acknowledged writes.</summary>
-    public TimeSpan LongestGap()
+    /// <summary>The longest time between two acknowledged writes (from the <paramref name="from"/>-th on).</summary>
+    public TimeSpan LongestGap(int from = 0)
     {
-        var a = Acked;
         var gap = TimeSpan.Zero;
-        for (var i = 1; i < a.Count; i++) if (a[i].At - a[i - 1].At > gap) gap = a[i].At - a[i - 1].At;
+        lock (acked)
+            for (var i = Math.Max(1, from); i < acked.Count; i++) if (acked[i].At - acked[i - 1].At > gap) gap = acked[i].At - acked[i - 1].At;
         return gap;
     }
 
