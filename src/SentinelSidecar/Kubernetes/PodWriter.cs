@@ -112,10 +112,15 @@ public sealed class PodWriter : IPodWriter
     public async Task<string?> ReadPeerLabelNowAsync(string podName, CancellationToken ct) =>
         (await ListSetPodsAsync(ct).ConfigureAwait(false)).FirstOrDefault(p => p.Name == podName)?.Label(settings.LabelName);
 
-    /// <summary>A fresh list of the set's pods: the same list the watch cache makes (no second way of reading pods).</summary>
+    /// <summary>
+    /// A fresh list of the set's pods: the same list the watch cache makes (no second way of reading pods). What it
+    /// shows goes into the cache too (newer resourceVersions only): a watch can be silently dead (a blackholed
+    /// connection until the idle timeout), and the applier plans from the cache.
+    /// </summary>
     async Task<IReadOnlyList<PodFacts>> ListSetPodsAsync(CancellationToken ct)
     {
         var (items, _) = await RunAsync("list", "pods", c => StatefulSetPods.ListPodsAsync(client, ns, settings.PodNames, c), ct, target: null).ConfigureAwait(false);
+        foreach (var p in items) cache?.Observe(p);
         return [.. items.Select(p => PodFacts.From(p, settings.ReadinessConditionType))];
     }
 
