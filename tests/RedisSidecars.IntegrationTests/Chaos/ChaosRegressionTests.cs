@@ -23,6 +23,21 @@ public sealed class ChaosRegressionTests(ITestOutputHelper output)
         new PlannedStep(1, new PlannedFault(FaultKind.ApiFailure, Seconds: 4.8, Api: ApiOutage.Blackhole)),
         new PlannedStep(2, new PlannedFault(FaultKind.KillMaster, Seconds: 1))));
 
+    /// <summary>
+    /// Seed 4242, steps 13–17 (a blackhole, then failovers), in a short, reliable form: after the blackhole every pod
+    /// watch is silently dead. A kill (the promoted pod reads its peers fresh while it waits for the old master's label),
+    /// a handover (another pod takes the label; no other pod's watch shows it), then a kill while every API request takes
+    /// 2 s (so the race below is not left to luck): the pod promoted now last saw the current master as a replica and
+    /// sees no peer labelled (one write, 2 s), while the killed master's sidecar drops its label only once Sentinel names
+    /// the new master, after its condition (two writes, 4 s). It must not label itself master until that label is gone.
+    /// </summary>
+    [Fact]
+    public Task ApiBlackholed_ThenKillHandoverKill_NeverTwoMastersLabelled() => RunAsync(Steps(
+        new PlannedStep(1, new PlannedFault(FaultKind.ApiFailure, Seconds: 6, Api: ApiOutage.Blackhole)),
+        new PlannedStep(2, new PlannedFault(FaultKind.KillMaster, Seconds: 1)),
+        new PlannedStep(3, new PlannedFault(FaultKind.Handover)),
+        new PlannedStep(4, new PlannedFault(FaultKind.ApiFailure, Seconds: 10, Api: ApiOutage.Slow), new PlannedFault(FaultKind.KillMaster, Seconds: 1), Gap: 1, During: true)));
+
     async Task RunAsync(IReadOnlyList<PlannedStep> script)
     {
         var options = new ChaosOptions { Script = script, Log = Log };

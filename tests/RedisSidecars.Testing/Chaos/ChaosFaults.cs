@@ -296,17 +296,21 @@ public sealed partial class ChaosRunner
         var until = DateTime.UtcNow + length;
         if (until > apiFailingUntil) apiFailingUntil = until;
         apiOutages[f.Api] = apiOutages.GetValueOrDefault(f.Api) + 1;
-        Task cutting = Task.CompletedTask;
+        // Every outage ends on its own clock, whatever the step does meanwhile (a check inside it may wait on the API).
+        Task ending = Task.CompletedTask;
         switch (f.Api)
         {
             case ApiOutage.Status503: s.Api.FailUntil(length, 503); break;
             case ApiOutage.Blackhole: s.Api.Blackhole(length); break;
-            case ApiOutage.Refused: await s.Api.RefuseConnectionsAsync(ct); break;
+            case ApiOutage.Refused: await s.Api.RefuseConnectionsForAsync(length, ct); break;
             case ApiOutage.Hang: s.Api.HangNext(1_000_000, new DateTimeOffset(until)); break;
-            case ApiOutage.Slow: s.Api.Latency = TimeSpan.FromSeconds(2 + (f.Seconds % 2)); break;
+            case ApiOutage.Slow:
+                s.Api.Latency = TimeSpan.FromSeconds(2 + (f.Seconds % 2));
+                ending = EndAtAsync(until, () => s.Api.Latency = s.Api.DefaultLatency, ct);
+                break;
             case ApiOutage.WatchesCut:
                 s.Api.CompactHistory(); // a watch resumed from before this point gets 410: the client must relist
-                cutting = CutWatchesAsync(until, ct);
+                ending = CutWatchesAsync(until, ct);
                 break;
         }
         st.Mark($"api-{f.Api}");
@@ -314,11 +318,18 @@ public sealed partial class ChaosRunner
         {
             var rest = until - DateTime.UtcNow;
             if (rest > TimeSpan.Zero) await Task.Delay(rest, ct);
-            await cutting;
+            await ending;
             s.Api.ClearFaults();
             await s.Api.AcceptConnectionsAsync(ct);
             st.Mark("api-back");
         };
+    }
+
+    static async Task EndAtAsync(DateTime until, Action end, CancellationToken ct)
+    {
+        var rest = until - DateTime.UtcNow;
+        if (rest > TimeSpan.Zero) await Task.Delay(rest, ct);
+        end();
     }
 
     async Task CutWatchesAsync(DateTime until, CancellationToken ct)
