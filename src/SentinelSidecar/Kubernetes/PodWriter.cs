@@ -19,6 +19,12 @@ public interface IPodWriter
     /// pod gone); throws <see cref="PodWriteException"/> when it cannot be read.
     /// </summary>
     Task<string?> ReadPeerLabelNowAsync(string podName, CancellationToken ct);
+    /// <summary>
+    /// The role label of every other pod of the set (null = not labelled), read from the API now with one list, never
+    /// from the cache (what the list shows also goes into the cache); throws <see cref="PodWriteException"/> when it
+    /// cannot be read.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, string?>> ReadPeerLabelsNowAsync(CancellationToken ct);
     Task SetRoleLabelAsync(string? value, CancellationToken ct);
     Task SetReadinessConditionAsync(bool ready, string reason, string message, CancellationToken ct);
     /// <summary>Best effort: never throws (but OperationCanceledException when <paramref name="ct"/> is cancelled).</summary>
@@ -111,6 +117,9 @@ public sealed class PodWriter : IPodWriter
 
     public async Task<string?> ReadPeerLabelNowAsync(string podName, CancellationToken ct) =>
         (await ListSetPodsAsync(ct).ConfigureAwait(false)).FirstOrDefault(p => p.Name == podName)?.Label(settings.LabelName);
+
+    public async Task<IReadOnlyDictionary<string, string?>> ReadPeerLabelsNowAsync(CancellationToken ct) =>
+        (await ListSetPodsAsync(ct).ConfigureAwait(false)).Where(p => p.Name != pod).ToDictionary(p => p.Name, p => p.Label(settings.LabelName), StringComparer.Ordinal);
 
     /// <summary>
     /// A fresh list of the set's pods: the same list the watch cache makes (no second way of reading pods). What it

@@ -24,7 +24,6 @@ public sealed class ChaosTests(ITestOutputHelper output)
         {
             Seed = CiSeed,
             Steps = kinds + ChaosPlanner.KeyPairs.Count,
-            CoveragePairs = ChaosPlanner.KeyPairs.Count,
             Log = Log,
         });
         output.WriteLine($"seed {options.Seed}, {options.Steps} steps (replay: CHAOS_SEED={options.Seed} CHAOS_STEPS={options.Steps})");

@@ -123,13 +123,10 @@ public sealed record ChaosOptions
     public IReadOnlyList<PlannedStep>? Script { get; init; }
 
     /// <summary>
-    /// Coverage first: the first steps are a seeded shuffle of every single kind, then of every compound pair
-    /// (<see cref="ChaosPlanner.Pairs"/>), as far as <see cref="Steps"/> allows; random draws after that.
+    /// Coverage first: the first steps are a seeded shuffle of every single kind, then of the key compound pairs
+    /// (<see cref="ChaosPlanner.KeyPairs"/>), then of the other pairs, as far as <see cref="Steps"/> allows; random draws after that.
     /// </summary>
     public bool GuaranteeCoverage { get; init; } = true;
-
-    /// <summary>How many compound pairs the coverage part includes (null: all of them).</summary>
-    public int? CoveragePairs { get; init; }
 
     /// <summary>The share of randomly drawn steps that are compound (two faults with a gap).</summary>
     public double CompoundShare { get; init; } = 0.5;

@@ -79,7 +79,7 @@ public static class ChaosPlanner
             var rest = pairs.Where(p => !KeyPairs.Contains(p)).ToArray();
             rng.Shuffle(key);
             rng.Shuffle(rest);
-            shapes.AddRange(key.Concat(rest).Take(o.CoveragePairs ?? int.MaxValue));
+            shapes.AddRange(key.Concat(rest));
             if (shapes.Count > o.Steps) shapes.RemoveRange(o.Steps, shapes.Count - o.Steps);
         }
         while (shapes.Count < o.Steps)

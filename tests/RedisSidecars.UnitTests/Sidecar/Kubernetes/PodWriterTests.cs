@@ -212,6 +212,19 @@ public sealed class PodWriterTests : KubeEdgeTestBase
     }
 
     [Fact]
+    public async Task ReadPeerLabelsNow_OneListForEveryPeer_NotThisPod()
+    {
+        Api.SetLabel(Ns, "redis-0", Role, "replica");
+        Api.SetLabel(Ns, "redis-2", Role, "master");
+        var mark = Api.MarkRequests();
+
+        var peers = await Writer(options: Quick).ReadPeerLabelsNowAsync(CancellationToken.None);
+
+        Assert.Equal(new Dictionary<string, string?> { ["redis-1"] = null, ["redis-2"] = "master" }, peers);
+        Assert.Equal(1, Api.CountRequestsSince(mark)["list", "pods"]);
+    }
+
+    [Fact]
     public async Task ReadPeerLabelNow_ApiUnreachable_Throws()
     {
         var writer = Writer(options: Quick);
