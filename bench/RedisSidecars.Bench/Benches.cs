@@ -216,7 +216,11 @@ public static class Benches
         report.Add(S, "+switch-master → new master labelled", Stats.Dist(label), "");
     }
 
-    /// <summary>The long chaos run: every fault kind many times, all invariants after every step, violations collected.</summary>
+    /// <summary>
+    /// The long chaos run: every fault kind and compound pair many times, all invariants after every step, violations
+    /// collected. Writes the run's tables (steps by kind and pair, checks by invariant, acknowledged writes, lost,
+    /// two-masters instants) and its step log to <paramref name="output"/>; the report gets the headline numbers.
+    /// </summary>
     public static async Task ChaosAsync(Report report, int steps, string output)
     {
         const string S = "chaos";
@@ -226,14 +230,32 @@ public static class Benches
             Steps = steps,
             StopOnFirstViolation = false,
         });
+        Console.WriteLine($"chaos seed {options.Seed} (replay: {Testing.Chaos.ChaosOptions.SeedVariable}={options.Seed} {Testing.Chaos.ChaosOptions.StepsVariable}={options.Steps})");
         var summary = await Testing.Chaos.ChaosRunner.RunAsync(options);
-        File.WriteAllText(Path.ChangeExtension(output, ".chaos.md"), summary.ToString());
+        var md = new System.Text.StringBuilder();
+        md.AppendLine($"# Chaos run ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)").AppendLine();
+        md.AppendLine($"Command: `CHAOS_SEED={summary.Seed} dotnet run --project bench/RedisSidecars.Bench -c Release -- --only chaos --chaos-steps {summary.StepsPlanned}` ");
+        md.AppendLine($"Machine: {Environment.ProcessorCount} cores; real redis-server/redis-sentinel, published sidecars, the API double with the kubelet's readiness prober; compound share {options.CompoundShare:0.##}, gaps 0–{options.MaxGap:0.#} s.").AppendLine();
+        md.AppendLine("```").Append(summary.ToString().Split("\n\n")[0].TrimEnd()).AppendLine().AppendLine("```").AppendLine();
+        md.AppendLine(string.Join("\n\n", summary.ToString().Split("\n\n").Skip(1)).TrimEnd()).AppendLine();
+        if (summary.Violations.Count > 0)
+        {
+            md.AppendLine().AppendLine("## Violations").AppendLine();
+            foreach (var v in summary.Violations) md.AppendLine($"- step {v.Step} ({v.Fault}): **{v.Invariant}**: {v.Message.Split('\n')[0]}");
+        }
+        md.AppendLine().AppendLine("## Steps").AppendLine().AppendLine("```");
+        foreach (var r in summary.StepLog) md.AppendLine(r.ToString());
+        md.AppendLine("```");
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+        File.WriteAllText(output, md.ToString());
+        Console.WriteLine($"chaos tables written to {output}");
         report.Add(S, "seed / steps / duration", $"{summary.Seed} / {summary.StepsRun} / {summary.Duration.TotalSeconds:0} s", $"replay: CHAOS_SEED={summary.Seed} CHAOS_STEPS={summary.StepsRun}");
-        report.Add(S, "faults", string.Join(", ", summary.Faults.Select(f => $"{f.Key} {f.Value}")), "");
+        report.Add(S, "steps by kind", string.Join(", ", summary.Faults.Select(f => $"{f.Key} {f.Value}")), $"compound steps: {summary.Pairs.Values.Sum()}");
         report.Add(S, "invariant checks passed", summary.Checks.Values.Sum().ToString(CultureInfo.InvariantCulture), string.Join(", ", summary.Checks.Select(c => $"{c.Key} {c.Value}")));
         report.Add(S, "violations", summary.Violations.Count.ToString(CultureInfo.InvariantCulture), string.Join(" | ", summary.Violations.Select(v => $"step {v.Step} {v.Fault}: {v.Invariant}")));
         report.Add(S, "acknowledged writes / lost", $"{summary.AckedWrites} / {summary.LostWrites}", $"lost by Redis itself (promoted a lower-offset replica): {summary.LostByRedis}");
-        report.Add(S, "sidecar crashes / unexpected failovers", $"{summary.SidecarCrashes} / {summary.UnexpectedFailovers}", "");
+        report.Add(S, "two-masters instants / two-ready-endpoints instants", $"{summary.TwoMasterInstants} / {summary.TwoEndpointInstants}", "");
+        report.Add(S, "sidecar crashes / /livez failures / unexpected failovers", $"{summary.SidecarCrashes} / {summary.LivezFailures} / {summary.UnexpectedFailovers}", "");
     }
 
     static double CpuSeconds(int pid)

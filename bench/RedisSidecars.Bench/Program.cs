@@ -2,8 +2,9 @@ using RedisSidecars.Bench;
 using RedisSidecars.Testing;
 
 // dotnet run --project bench/RedisSidecars.Bench -c Release -- [--quick] [--only init|failover|handover|unplanned] [--out FILE]
-//   --only chaos [--chaos-steps 40]: the long chaos run (seeded random faults, invariants after every step;
-//   CHAOS_SEED / CHAOS_FAULTS / CHAOS_DOWN_AFTER_MS apply); violations are collected, not fatal.
+//   --only chaos [--chaos-steps 200] [--chaos-out FILE]: the long chaos run (seeded faults alone and in compound
+//   sequences, invariants after every step; CHAOS_SEED / CHAOS_FAULTS / CHAOS_COMPOUND / CHAOS_MAX_GAP_S /
+//   CHAOS_DOWN_AFTER_MS apply); violations are collected, not fatal; its tables go to bench/results/chaos-long.md.
 var quick = args.Contains("--quick");
 var only = Arg("--only");
 var counts = quick
@@ -20,7 +21,9 @@ try
     if (only is null or "handover") await Benches.HandoverAsync(report, counts);
     if (only is null or "unplanned") await Benches.UnplannedAsync(report, counts);
     if (only is null or "partition") await PartitionBench.RunAsync(report, quick, output);
-    if (only is "chaos") await Benches.ChaosAsync(report, int.Parse(Arg("--chaos-steps") ?? "40", System.Globalization.CultureInfo.InvariantCulture), output);
+    if (only is "chaos")
+        await Benches.ChaosAsync(report, int.Parse(Arg("--chaos-steps") ?? "200", System.Globalization.CultureInfo.InvariantCulture),
+            Arg("--chaos-out") ?? Path.Combine(Tools.RepoRoot, "bench", "results", "chaos-long.md"));
 }
 finally
 {
@@ -30,11 +33,14 @@ finally
 var header = $"# RedisSidecars benchmark ({(quick ? "quick" : "full")} run, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)\n\n"
     + $"Machine: {Environment.ProcessorCount} cores; Redis/Sentinel from {Tools.RedisServer}; real processes on loopback addresses.";
 var table = report.Render(header);
-Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
-File.WriteAllText(output, table);
 Console.WriteLine();
 Console.WriteLine(table);
-Console.WriteLine($"written to {output}");
+if (only is not "chaos" || Arg("--out") is not null) // the chaos run writes its own tables (--chaos-out)
+{
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+    File.WriteAllText(output, table);
+    Console.WriteLine($"written to {output}");
+}
 return 0;
 
 string? Arg(string name)

@@ -4,16 +4,17 @@ using StackExchange.Redis;
 namespace RedisSidecars.Testing;
 
 /// <summary>
-/// A client as applications write: one pooled connection to whichever pod is labelled master, SET then
+/// A client as applications write: one pooled connection to the pod <paramref name="resolve"/> names (the master
+/// Service's one ready endpoint, <see cref="SidecarSet.ServiceEndpoint"/>, or the pod labelled master), SET then
 /// <c>WAIT 1</c> every millisecond, re-opened only after an error. Remembers every write a replica acknowledged.
 /// A connection the server closes (e.g. the sidecar's <c>CLIENT KILL</c> on demotion) counts as an error and is re-opened
-/// to the pod labelled master then, as through the Service: StackExchange.Redis would otherwise silently reconnect to the
+/// to wherever <paramref name="resolve"/> points then, as through the Service: StackExchange.Redis would otherwise silently reconnect to the
 /// same pod, which a client of the Service never does. A write the master refuses with <c>-NOREPLICAS</c> (a fence) keeps
 /// the connection, as a pooled client does, unless the target has moved.
 /// </summary>
-/// <param name="labelledMaster">Where to write; a fixed node writes to that node directly.</param>
+/// <param name="resolve">Where to write; a fixed node writes to that node directly.</param>
 /// <param name="keyPrefix">Keys are <c>{prefix}{n}</c>: two writers on one set need different prefixes.</param>
-public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set, string keyPrefix = "w:") : IAsyncDisposable
+public sealed class AckedWriter(Func<Node?> resolve, RedisSet set, string keyPrefix = "w:") : IAsyncDisposable
 {
     readonly CancellationTokenSource stop = new();
     readonly List<(long N, TimeSpan At)> acked = [];
@@ -30,6 +31,11 @@ public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set, string
 
     /// <summary>Writes a replica acknowledged (<c>WAIT 1</c> ≥ 1).</summary>
     public IReadOnlyList<(long N, TimeSpan At)> Acked { get { lock (acked) return acked.ToArray(); } }
+
+    public int AckedCount { get { lock (acked) return acked.Count; } }
+
+    /// <summary>The number of the last acknowledged write (0: none yet).</summary>
+    public long LastAcked { get { lock (acked) return acked.Count > 0 ? acked[^1].N : 0; } }
 
     /// <summary>Writes the master acknowledged (SET answered OK), whatever WAIT said: what a client without WAIT takes as stored.</summary>
     public IReadOnlyList<(long N, TimeSpan At)> Written { get { lock (written) return written.ToArray(); } }
@@ -54,7 +60,7 @@ public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set, string
                 }
                 if (mux is null)
                 {
-                    target = labelledMaster();
+                    target = resolve();
                     if (target is null) { await Task.Delay(2, ct); continue; }
                     var o = set.Options(target, 2000);
                     o.AbortOnConnectFail = true;
@@ -77,7 +83,7 @@ public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set, string
             {
                 Errors++;
                 Refused++;
-                if (labelledMaster() != target) { await mux.DisposeAsync(); mux = null; }
+                if (resolve() != target) { await mux.DisposeAsync(); mux = null; }
                 else
                 {
                     try { await Task.Delay(1, ct); }
@@ -93,12 +99,12 @@ public sealed class AckedWriter(Func<Node?> labelledMaster, RedisSet set, string
         if (mux is not null) await mux.DisposeAsync();
     }
 
-    /// <summary>The longest time between two acknowledged writes.</summary>
-    public TimeSpan LongestGap()
+    /// <summary>The longest time between two acknowledged writes (from the <paramref name="from"/>-th on).</summary>
+    public TimeSpan LongestGap(int from = 0)
     {
         var a = Acked;
         var gap = TimeSpan.Zero;
-        for (var i = 1; i < a.Count; i++) if (a[i].At - a[i - 1].At > gap) gap = a[i].At - a[i - 1].At;
+        for (var i = Math.Max(1, from); i < a.Count; i++) if (a[i].At - a[i - 1].At > gap) gap = a[i].At - a[i - 1].At;
         return gap;
     }
 

@@ -1,5 +1,9 @@
 using System.Diagnostics;
 using System.Text;
+using RedisSidecars.Core.Addressing;
+using RedisSidecars.Core.Discovery;
+using RedisSidecars.Core.Roles;
+using RedisSidecars.Redis;
 using StackExchange.Redis;
 
 namespace RedisSidecars.Testing;
@@ -202,16 +206,31 @@ public sealed class RedisSet : IAsyncDisposable
     }
 
     /// <summary>One command on a fresh connection; null when the node does not answer.</summary>
-    public async Task<RedisResult?> TryExecAsync(Node n, string command, params object[] args)
+    public Task<RedisResult?> TryExecAsync(Node n, string command, params object[] args) =>
+        TryServerAsync<RedisResult?>(n, async server => await server.ExecuteAsync(command, args));
+
+    /// <summary>One typed call on a fresh connection to <paramref name="n"/>; default when the node does not answer.</summary>
+    public async Task<T?> TryServerAsync<T>(Node n, Func<IServer, Task<T>> call)
     {
         try
         {
             var o = Options(n);
             o.AbortOnConnectFail = true;
             await using var mux = await ConnectionMultiplexer.ConnectAsync(o).WaitAsync(TimeSpan.FromSeconds(3));
-            return await mux.GetServer(n.Ip, n.Port).ExecuteAsync(command, args).WaitAsync(TimeSpan.FromSeconds(3));
+            return await call(mux.GetServer(n.Ip, n.Port)).WaitAsync(TimeSpan.FromSeconds(3));
         }
-        catch (Exception e) when (e is RedisException or TimeoutException) { return null; }
+        catch (Exception e) when (e is RedisException or TimeoutException) { return default; }
+    }
+
+    /// <summary>A Redis pod's <c>INFO replication</c> through <see cref="RedisReplies.LocalState"/>; null when it does not answer.</summary>
+    public Task<LocalRedisState?> ReplicationAsync(Node n) =>
+        TryServerAsync<LocalRedisState?>(n, async server => RedisReplies.LocalState(await server.InfoAsync("replication")));
+
+    /// <summary>A Sentinel's answer (address, config epoch, failover in progress) as the programs read it (<see cref="DiscoveryClient.AskAsync"/>).</summary>
+    public async Task<SentinelAnswer?> SentinelAnswerAsync(Node sentinel)
+    {
+        var address = new NodeAddress(sentinel.Ip, sentinel.Port);
+        return await TryServerAsync<SentinelAnswer?>(sentinel, async server => await DiscoveryClient.AskAsync(server, address, MasterSet, TimeSpan.FromSeconds(3), CancellationToken.None)) is { Answered: true } a ? a : null;
     }
 
     public async Task<bool> PingAsync(Node n) => (await TryExecAsync(n, "PING"))?.ToString() == "PONG";
@@ -231,59 +250,85 @@ public sealed class RedisSet : IAsyncDisposable
         return answers.Count > 0 && answers.All(a => a is not null && a == answers[0]) ? answers[0] : null;
     }
 
-    public async Task<string?> RoleAsync(Node n) => (await TryExecAsync(n, "ROLE")) is { } r && !r.IsNull ? (string?)r[0] : null;
+    public async Task<string?> RoleAsync(Node n) => (await TryServerAsync(n, server => server.RoleAsync()))?.Value;
 
     /// <summary>Replicas the master lists as state=online (synced, not merely connected).</summary>
-    public async Task<int> OnlineReplicasAsync(Node master)
-    {
-        var info = (await TryExecAsync(master, "INFO", "replication"))?.ToString() ?? "";
-        return info.Split('\n').Count(l => l.StartsWith("slave", StringComparison.Ordinal) && l.Contains("state=online", StringComparison.Ordinal));
-    }
+    public async Task<int> OnlineReplicasAsync(Node master) => (await ReplicationAsync(master))?.OnlineReplicas.Count ?? 0;
 
     /// <summary>
-    /// Waits until Sentinel has settled: every running Sentinel names the same master with the same config epoch
-    /// and plain "master" flags (no down state, no failover in progress), lists every other running Redis as a
-    /// replica of it with its link up, and the master itself reports role master with those replicas online.
+    /// Waits until Sentinel has settled (<see cref="SettledAsync"/>) and returns the master it settled on.
     /// Forcing the next failover earlier races Sentinel's own reconfiguration of the last one (a node promoted by
     /// the new failover can be turned back into a replica by a late +convert-to-slave of the previous one).
     /// </summary>
     public async Task<Node> WaitForSettledAsync(TimeSpan timeout)
     {
         Node? settled = null;
-        await WaitUntilAsync(async () =>
-        {
-            var replicasExpected = Redis.Count(n => n.Running) - 1;
-            string? master = null, epoch = null;
-            foreach (var s in Sentinels.Where(s => s.Running))
-            {
-                var m = await TryExecAsync(s, "SENTINEL", "master", MasterSet);
-                if (m is null || m.IsNull) return false;
-                var d = m.ToDictionary();
-                var address = $"{(string?)d["ip"]}:{(string?)d["port"]}";
-                if ((string?)d["flags"] != "master") return false;
-                if (master is null) { master = address; epoch = (string?)d["config-epoch"]; }
-                else if (master != address || epoch != (string?)d["config-epoch"]) return false;
-                var replicas = await TryExecAsync(s, "SENTINEL", "replicas", MasterSet);
-                if (replicas is null || replicas.Length != replicasExpected) return false;
-                for (var i = 0; i < replicas.Length; i++)
-                {
-                    var r = replicas[i].ToDictionary();
-                    if ((string?)r["flags"] != "slave" || (string?)r["master-link-status"] != "ok"
-                        || $"{(string?)r["master-host"]}:{(string?)r["master-port"]}" != master) return false;
-                }
-            }
-            if (master is null) return false;
-            var node = NodeAt(master);
-            if (await RoleAsync(node) != "master" || await OnlineReplicasAsync(node) != replicasExpected) return false;
-            settled = node;
-            return true;
-        }, timeout, "Sentinel settled (one master, same epoch everywhere, every replica linked to it)");
+        string? why = null;
+        await WaitUntilAsync(async () => ((settled, why) = await SettledAsync()).Item1 is not null, timeout,
+            () => $"Sentinel settled (one master, same epoch everywhere, every replica linked to it); last: {why}");
         return settled!;
+    }
+
+    /// <summary>
+    /// One look at whether Sentinel has settled: every running Sentinel names the same master with the same config
+    /// epoch and plain "master" flags (no down state, no failover in progress), lists every other running Redis as a
+    /// replica of it (flags "slave", link ok), and the master itself reports role master with those replicas online.
+    /// Returns the master, or null and why not.
+    /// </summary>
+    /// <param name="leaveOut">Redis pods and Sentinels to leave out: killed or hung (SIGSTOP) ones, which a Sentinel lists
+    /// as down and a hung process does not answer.</param>
+    /// <param name="notMaster">A master that does not count as settled (e.g. the killed one, before the failover).</param>
+    public async Task<(Node? Master, string? Why)> SettledAsync(IReadOnlyCollection<Node>? leaveOut = null, Node? notMaster = null)
+    {
+        var skip = leaveOut ?? [];
+        var sentinels = Sentinels.Where(s => s.Running && !skip.Contains(s)).ToArray();
+        if (sentinels.Length == 0) return (null, "no Sentinel running");
+        var up = Redis.Where(n => n.Running && !skip.Contains(n)).ToArray();
+        string? master = null, epoch = null;
+        foreach (var s in sentinels)
+        {
+            var fields = await TryServerAsync(s, server => server.SentinelMasterAsync(MasterSet));
+            if (fields is null) return (null, $"{s.Name} does not answer SENTINEL MASTER");
+            var d = fields.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+            var address = $"{d.GetValueOrDefault("ip")}:{d.GetValueOrDefault("port")}";
+            if (d.GetValueOrDefault("flags") != "master") return (null, $"{s.Name}: master {address} flags={d.GetValueOrDefault("flags")}");
+            if (master is null) { master = address; epoch = d.GetValueOrDefault("config-epoch"); }
+            else if (master != address || epoch != d.GetValueOrDefault("config-epoch"))
+                return (null, $"Sentinels disagree: {sentinels[0].Name} names {master} (epoch {epoch}), {s.Name} names {address} (epoch {d.GetValueOrDefault("config-epoch")})");
+        }
+        var node = Redis.FirstOrDefault(n => n.Address == master);
+        if (node is null) return (null, $"Sentinels name an unknown address {master}");
+        if (node == notMaster) return (null, $"Sentinels still name {node.Name}");
+        if (!up.Contains(node)) return (null, $"Sentinels name {node.Name}, which is down");
+        var expected = up.Where(n => n != node).ToArray();
+        foreach (var s in sentinels)
+        {
+            var replicas = await TryServerAsync(s, server => server.SentinelReplicasAsync(MasterSet));
+            if (replicas is null) return (null, $"{s.Name} does not answer SENTINEL REPLICAS");
+            foreach (var r in expected)
+            {
+                var entry = replicas.Select(e => e.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal))
+                    .FirstOrDefault(e => $"{e.GetValueOrDefault("ip")}:{e.GetValueOrDefault("port")}" == r.Address);
+                if (entry is null) return (null, $"{s.Name} does not list {r.Name} as a replica");
+                if (entry.GetValueOrDefault("flags") != "slave" || entry.GetValueOrDefault("master-link-status") != "ok"
+                    || $"{entry.GetValueOrDefault("master-host")}:{entry.GetValueOrDefault("master-port")}" != master)
+                    return (null, $"{s.Name} lists {r.Name} with flags={entry.GetValueOrDefault("flags")} link={entry.GetValueOrDefault("master-link-status")} master={entry.GetValueOrDefault("master-host")}:{entry.GetValueOrDefault("master-port")}");
+            }
+        }
+        var state = await ReplicationAsync(node);
+        if (state is not { Role: LocalRole.Master }) return (null, $"Sentinels name {node.Name}, which is {state?.Describe() ?? "unreachable"}");
+        var online = state.OnlineReplicas.Count(l => expected.Any(r => r.Address == l.Address.ToString()));
+        if (online < expected.Length) return (null, $"{node.Name} has {online}/{expected.Length} replicas online");
+        return (node, null);
     }
 
     public Node NodeAt(string address) => Redis.Concat(Sentinels).Single(n => n.Address == address);
 
     public Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what) =>
+        Wait.UntilAsync(condition, timeout, what, () => Task.FromResult(Diagnostics()));
+
+    /// <summary>Like <see cref="WaitUntilAsync(Func{Task{bool}}, TimeSpan, string)"/>, with the description taken when it times out (it may name the last state seen).</summary>
+    public Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what) =>
         Wait.UntilAsync(condition, timeout, what, () => Task.FromResult(Diagnostics()));
 
     /// <summary>The tail of every server's log, for failure messages.</summary>

@@ -140,7 +140,11 @@ public static class LoopbackBlocks
 public static class Wait
 {
     /// <summary>Polls <paramref name="condition"/> every 100 ms until it holds; after <paramref name="timeout"/> throws a TimeoutException naming <paramref name="what"/>, with the diagnostics.</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, Func<Task<string>> diagnostics)
+    public static Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, Func<Task<string>> diagnostics) =>
+        UntilAsync(condition, timeout, () => what, diagnostics);
+
+    /// <summary>Like the other overload, with the description taken when it times out (it may name the last state seen).</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what, Func<Task<string>> diagnostics)
     {
         var sw = Stopwatch.StartNew();
         while (sw.Elapsed < timeout)
@@ -148,7 +152,7 @@ public static class Wait
             if (await condition()) return;
             await Task.Delay(100);
         }
-        throw new TimeoutException($"timed out after {timeout.TotalSeconds:0}s waiting until {what}\n{await diagnostics()}");
+        throw new TimeoutException($"timed out after {timeout.TotalSeconds:0}s waiting until {what()}\n{await diagnostics()}");
     }
 }
 

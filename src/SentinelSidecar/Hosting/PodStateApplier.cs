@@ -109,6 +109,15 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
                         conditionFailing = false;
                         break;
                     case PodStep.PatchLabel l:
+                        if (l.Value == settings.MasterLabelValue && l.StillLabelled.Count == 0 && await PeerLabelledNowAsync(ct).ConfigureAwait(false) != false)
+                        {
+                            // The cache shows no peer labelled master, but a watch can be silently dead (a blackholed
+                            // connection, until its idle timeout) and show nothing new: the label is taken only once a
+                            // fresh read agrees. A peer still labelled (the read has put it into the cache) or no answer:
+                            // plan again shortly.
+                            await WaitAsync(intentChanged, facts.Version, ConfirmBudget, ct).ConfigureAwait(false);
+                            continue;
+                        }
                         if (l.StillLabelled.Count > 0 && await StillLabelledNowAsync(l.StillLabelled, ct).ConfigureAwait(false) != true)
                         {
                             // The API did not confirm it promptly, or the label is already gone: the watch will tell.
@@ -164,6 +173,13 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
         {
             return null;
         }
+    }
+
+    /// <summary>Whether another pod of the set carries the master label, read from the API now; null when the API did not answer.</summary>
+    async Task<bool?> PeerLabelledNowAsync(CancellationToken ct)
+    {
+        try { return (await writer.ReadPeerLabelsNowAsync(ct).ConfigureAwait(false)).Values.Any(v => v == settings.MasterLabelValue); }
+        catch (PodWriteException) { return null; }
     }
 
     void Labelled(string? from, string? to, PodIntent want)

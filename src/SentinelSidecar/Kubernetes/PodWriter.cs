@@ -17,6 +17,12 @@ public interface IPodWriter
     /// pod gone); throws <see cref="PodWriteException"/> when it cannot be read.
     /// </summary>
     Task<string?> ReadPeerLabelNowAsync(string podName, CancellationToken ct);
+    /// <summary>
+    /// The role label of every other pod of the set (null = not labelled), read from the API now with one list, never
+    /// from the cache (what the list shows also goes into the cache); throws <see cref="PodWriteException"/> when it
+    /// cannot be read.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, string?>> ReadPeerLabelsNowAsync(CancellationToken ct);
     Task SetRoleLabelAsync(string? value, CancellationToken ct);
     Task SetReadinessConditionAsync(bool ready, string reason, string message, CancellationToken ct);
     /// <summary>Best effort: never throws (but OperationCanceledException when <paramref name="ct"/> is cancelled).</summary>
@@ -102,10 +108,18 @@ public sealed class PodWriter : IPodWriter
     public async Task<string?> ReadPeerLabelNowAsync(string podName, CancellationToken ct) =>
         (await ListSetPodsAsync(ct).ConfigureAwait(false)).FirstOrDefault(p => p.Name == podName)?.Label(settings.LabelName);
 
-    /// <summary>A fresh list of the set's pods: the same list the watch cache makes (no second way of reading pods).</summary>
+    public async Task<IReadOnlyDictionary<string, string?>> ReadPeerLabelsNowAsync(CancellationToken ct) =>
+        (await ListSetPodsAsync(ct).ConfigureAwait(false)).Where(p => p.Name != pod).ToDictionary(p => p.Name, p => p.Label(settings.LabelName), StringComparer.Ordinal);
+
+    /// <summary>
+    /// A fresh list of the set's pods: the same list the watch cache makes (no second way of reading pods). What it
+    /// shows goes into the cache too (newer resourceVersions only): a watch can be silently dead (a blackholed
+    /// connection until the idle timeout), and the applier plans from the cache.
+    /// </summary>
     async Task<IReadOnlyList<PodFacts>> ListSetPodsAsync(CancellationToken ct)
     {
         var (items, _) = await RunAsync("list", "pods", c => StatefulSetPods.ListPodsAsync(client, ns, settings.PodNames, c), ct, target: null).ConfigureAwait(false);
+        foreach (var p in items) cache?.Observe(p);
         return [.. items.Select(p => PodFacts.From(p, settings.ReadinessConditionType))];
     }
 

@@ -1,5 +1,4 @@
 using RedisSidecars.Core.Rendering;
-using StackExchange.Redis;
 
 namespace RedisSidecars.Testing.Chaos;
 
@@ -16,18 +15,18 @@ public sealed record SentinelTableEntry(string Address, string RunId, string Fla
 /// </summary>
 public static class SentinelTables
 {
+    /// <summary><c>SENTINEL REPLICAS</c> (<paramref name="table"/> "replicas") or <c>SENTINEL SENTINELS</c> ("sentinels"); null when it does not answer.</summary>
     public static async Task<IReadOnlyList<SentinelTableEntry>?> ReadAsync(RedisSet set, Node sentinel, string table)
     {
-        var r = await set.TryExecAsync(sentinel, "SENTINEL", table, RedisSet.MasterSet);
-        if (r is null || r.IsNull) return null;
-        var rows = new List<SentinelTableEntry>();
-        foreach (var row in (RedisResult[])r!)
+        var rows = await set.TryServerAsync(sentinel, server => table == "replicas"
+            ? server.SentinelReplicasAsync(RedisSet.MasterSet)
+            : server.SentinelSentinelsAsync(RedisSet.MasterSet));
+        return rows?.Select(row =>
         {
-            var fields = row.ToDictionary();
-            string F(string k) => fields.TryGetValue(k, out var v) ? v.ToString() ?? "" : "";
-            rows.Add(new SentinelTableEntry($"{F("ip")}:{F("port")}", F("runid"), F("flags")));
-        }
-        return rows;
+            var fields = row.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+            string F(string k) => fields.GetValueOrDefault(k) ?? "";
+            return new SentinelTableEntry($"{F("ip")}:{F("port")}", F("runid"), F("flags"));
+        }).ToList();
     }
 
     /// <summary>The myid redis-init writes for a Sentinel pod.</summary>
@@ -35,7 +34,9 @@ public static class SentinelTables
         SentinelConfRenderer.MyId(set.EnvFor(sentinel)["POD_NAMESPACE"], sentinel.Name);
 
     /// <summary>Null when <paramref name="sentinel"/>'s tables are exactly right for <paramref name="master"/>; else what is wrong.</summary>
-    public static async Task<string?> ProblemAsync(RedisSet set, Node sentinel, Node master)
+    /// <param name="down">Redis pods that are down now: a Sentinel that started while they were (it learns replicas from
+    /// the master's INFO) cannot list them yet; if it does, once.</param>
+    public static async Task<string?> ProblemAsync(RedisSet set, Node sentinel, Node master, IReadOnlyCollection<Node>? down = null)
     {
         var replicas = await ReadAsync(set, sentinel, "replicas");
         var peers = await ReadAsync(set, sentinel, "sentinels");
@@ -48,7 +49,7 @@ public static class SentinelTables
             if (!expectedReplicas.Contains(g.Key)) problems.Add($"unknown replica entry {string.Join(",", g)}");
             else if (g.Count() > 1) problems.Add($"duplicate replica entries {string.Join(",", g)}");
         }
-        foreach (var missing in expectedReplicas.Where(a => replicas.All(e => e.Address != a)))
+        foreach (var missing in expectedReplicas.Where(a => replicas.All(e => e.Address != a) && down?.Any(d => d.Address == a) != true))
             problems.Add($"replica {missing} missing");
 
         var expectedPeers = set.Sentinels.Where(n => n != sentinel).ToDictionary(n => n.Address, n => ExpectedMyId(set, n));

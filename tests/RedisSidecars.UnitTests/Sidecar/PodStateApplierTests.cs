@@ -151,6 +151,24 @@ public sealed class PodStateApplierTests : IAsyncLifetime
     }
 
     [Fact]
+    public void RunAsync_CacheShowsNoPeerLabelledButTheApiDoes_WaitsForItsLabelToGo()
+    {
+        // A silently dead watch (a blackholed connection, until its idle timeout) shows no peer labelled while one is:
+        // the master label is taken only after a fresh read shows no peer carrying it.
+        Start(FakeKubeFacts.Set("replica", true));
+        rig.Pods.PeerLabelNow = name => name == "redis-1" ? "master" : "replica";
+        Publish(RoleLabel.Master, true, timed: true);
+        Advance(TimeSpan.FromSeconds(3));
+        Assert.Empty(Writes);
+        Assert.True(rig.Journal.CountStarting("read.api.peer") >= 2, "expected fresh reads: " + rig.Journal);
+
+        rig.Pods.PeerLabelNow = _ => "replica"; // the previous master's sidecar dropped its label
+        Advance(TimeSpan.FromSeconds(2));
+
+        Assert.Equal("api.label master", Writes.FirstOrDefault());
+    }
+
+    [Fact]
     public void RunAsync_PeerLabelledPastTheBound_LabelsWithAWarningEvent()
     {
         Start(FakeKubeFacts.Set("replica", true, peer1: "master"));

@@ -449,6 +449,12 @@ public sealed class FakePodWriter(CallJournal journal, FakeKubeFacts kube, TimeP
         return PeerLabelNow is { } now ? now(podName) : kube.Current.Peers.FirstOrDefault(p => p.Name == podName)?.Labels.GetValueOrDefault(labelName);
     }
 
+    public async Task<IReadOnlyDictionary<string, string?>> ReadPeerLabelsNowAsync(CancellationToken ct)
+    {
+        await Call("read.api.peers", ct).ConfigureAwait(false);
+        return kube.Current.Peers.ToDictionary(p => p.Name, p => PeerLabelNow is { } now ? now(p.Name) : p.Labels.GetValueOrDefault(labelName), StringComparer.Ordinal);
+    }
+
     public async Task SetRoleLabelAsync(string? value, CancellationToken ct)
     {
         var entry = $"api.label {value ?? "(none)"}";

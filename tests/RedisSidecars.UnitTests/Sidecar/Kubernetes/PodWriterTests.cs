@@ -190,6 +190,41 @@ public sealed class PodWriterTests : KubeEdgeTestBase
     }
 
     [Fact]
+    public async Task ReadPeerLabelNow_WatchDeadAfterABlackhole_TheFreshListUpdatesTheCache()
+    {
+        // A blackhole leaves every open watch dead for good (until the idle timeout, long here): the fresh read is then
+        // the only news of the peer, and the applier plans from the cache.
+        Api.SetLabel(Ns, "redis-1", Role, "master");
+        var watcher = StartWatcher(Fast with { IdleTimeout = TimeSpan.FromMinutes(10) });
+        await WaitForSyncAsync(watcher);
+        for (var i = 0; i < 100 && Api.OpenWatches < 2; i++) await Task.Delay(50); // pods and the StatefulSet
+        Assert.Equal(2, Api.OpenWatches);
+        Api.Blackhole();
+        Api.EndBlackhole();
+        Api.SetLabel(Ns, "redis-1", Role, "replica");
+        await Task.Delay(300);
+        Assert.Equal("master", Peer(watcher.Current, "redis-1").Label(Role)); // the dead watch did not deliver it
+
+        var peer = await Writer(watcher, Quick).ReadPeerLabelNowAsync("redis-1", CancellationToken.None);
+
+        Assert.Equal("replica", peer);
+        Assert.Equal("replica", Peer(watcher.Current, "redis-1").Label(Role));
+    }
+
+    [Fact]
+    public async Task ReadPeerLabelsNow_OneListForEveryPeer_NotThisPod()
+    {
+        Api.SetLabel(Ns, "redis-0", Role, "replica");
+        Api.SetLabel(Ns, "redis-2", Role, "master");
+        var mark = Api.MarkRequests();
+
+        var peers = await Writer(options: Quick).ReadPeerLabelsNowAsync(CancellationToken.None);
+
+        Assert.Equal(new Dictionary<string, string?> { ["redis-1"] = null, ["redis-2"] = "master" }, peers);
+        Assert.Equal(1, Api.CountRequestsSince(mark)["list", "pods"]);
+    }
+
+    [Fact]
     public async Task ReadPeerLabelNow_ApiUnreachable_Throws()
     {
         var writer = Writer(options: Quick);
