@@ -1,5 +1,9 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
+using RedisSidecars.Core.Addressing;
+using RedisSidecars.Core.Roles;
+using RedisSidecars.Redis;
 using StackExchange.Redis;
 
 namespace RedisSidecars.Testing;
@@ -198,27 +202,48 @@ public sealed class RedisSet : IAsyncDisposable
         return o;
     }
 
-    /// <summary>One command on a fresh connection; null when the node does not answer.</summary>
-    public async Task<RedisResult?> TryExecAsync(Node n, string command, params object[] args)
+    /// <summary>
+    /// One typed call (e.g. <c>s =&gt; s.RoleAsync()</c>, <c>s =&gt; s.SentinelMasterAsync(MasterSet)</c>) on a fresh connection;
+    /// null when the node does not answer or answers with an error.
+    /// </summary>
+    public async Task<T?> TryAsync<T>(Node n, Func<IServer, Task<T>> call) where T : class?
     {
         try
         {
             var o = Options(n);
             o.AbortOnConnectFail = true;
             await using var mux = await ConnectionMultiplexer.ConnectAsync(o).WaitAsync(TimeSpan.FromSeconds(3));
-            return await mux.GetServer(n.Ip, n.Port).ExecuteAsync(command, args).WaitAsync(TimeSpan.FromSeconds(3));
+            return await call(mux.GetServer(n.Ip, n.Port)).WaitAsync(TimeSpan.FromSeconds(3));
         }
         catch (Exception e) when (e is RedisException or TimeoutException) { return null; }
     }
 
+    /// <summary>One command StackExchange.Redis does not type (SET, DBSIZE, SENTINEL SET, …) on a fresh connection; null when the node does not answer.</summary>
+    public Task<RedisResult?> TryExecAsync(Node n, string command, params object[] args) => TryAsync(n, s => s.ExecuteAsync(command, args))!;
+
     public async Task<bool> PingAsync(Node n) => (await TryExecAsync(n, "PING"))?.ToString() == "PONG";
 
-    /// <summary>The master a Sentinel names, as host:port, or null.</summary>
-    public async Task<string?> SentinelMasterAsync(Node sentinel)
-    {
-        var r = await TryExecAsync(sentinel, "SENTINEL", "get-master-addr-by-name", MasterSet);
-        return r is null || r.IsNull ? null : $"{(string?)r[0]}:{(string?)r[1]}";
-    }
+    /// <summary>SENTINEL FAILOVER on <paramref name="sentinel"/>; true when it accepted (false: refused, e.g. -NOGOODSLAVE, or no answer).</summary>
+    public async Task<bool> TryFailoverAsync(Node sentinel) =>
+        await TryAsync(sentinel, async s => { await s.SentinelFailoverAsync(MasterSet); return "OK"; }) is not null;
+
+    /// <summary>The master a Sentinel names (<c>get-master-addr-by-name</c>), as host:port, or null.</summary>
+    public async Task<string?> SentinelMasterAsync(Node sentinel) =>
+        await TryAsync(sentinel, s => s.SentinelGetMasterAddressByNameAsync(MasterSet)) is { } e && RedisReplies.ToNode(e, out _) is { } node ? node.ToString() : null;
+
+    /// <summary>A Sentinel's <c>SENTINEL MASTER</c> row, or null.</summary>
+    public async Task<SentinelEntry?> SentinelMasterEntryAsync(Node sentinel) =>
+        await TryAsync(sentinel, s => s.SentinelMasterAsync(MasterSet)) is { } row ? RedisReplies.SentinelEntry(row) : null;
+
+    /// <summary>A Sentinel's <c>SENTINEL REPLICAS</c> or <c>SENTINEL SENTINELS</c> table, or null.</summary>
+    public async Task<IReadOnlyList<SentinelEntry>?> SentinelTableAsync(Node sentinel, bool sentinels = false) =>
+        await TryAsync(sentinel, s => sentinels ? s.SentinelSentinelsAsync(MasterSet) : s.SentinelReplicasAsync(MasterSet)) is { } rows
+            ? [.. rows.Select(RedisReplies.SentinelEntry)]
+            : null;
+
+    /// <summary>Whether a Sentinel is in TILT (null: no answer).</summary>
+    public async Task<bool?> SentinelTiltAsync(Node sentinel) =>
+        await TryAsync(sentinel, s => s.InfoAsync("sentinel")) is { } info ? RedisReplies.Tilt(info) : null;
 
     /// <summary>The master every running Sentinel agrees on, or null.</summary>
     public async Task<string?> AgreedMasterAsync()
@@ -228,67 +253,79 @@ public sealed class RedisSet : IAsyncDisposable
         return answers.Count > 0 && answers.All(a => a is not null && a == answers[0]) ? answers[0] : null;
     }
 
-    public async Task<string?> RoleAsync(Node n) => (await TryExecAsync(n, "ROLE")) is { } r && !r.IsNull ? (string?)r[0] : null;
+    /// <summary><c>ROLE</c>, typed (<see cref="Role.Master"/>, <see cref="Role.Replica"/>), or null.</summary>
+    public Task<Role?> RoleOfAsync(Node n) => TryAsync(n, s => s.RoleAsync())!;
+
+    /// <summary>"master" or "slave" (<c>ROLE</c>'s first element), or null.</summary>
+    public async Task<string?> RoleAsync(Node n) => (await RoleOfAsync(n))?.Value;
+
+    /// <summary>The node as <c>INFO</c> describes it (role, link, offset, replicas), or an unreachable state.</summary>
+    public async Task<LocalRedisState> StateAsync(Node n) =>
+        await TryAsync(n, s => s.InfoAsync("replication")) is { } info ? RedisReplies.LocalState(info) : LocalRedisState.Unreachable("no answer");
 
     /// <summary>Replicas the master lists as state=online (synced, not merely connected).</summary>
-    public async Task<int> OnlineReplicasAsync(Node master)
+    public async Task<int> OnlineReplicasAsync(Node master) => (await StateAsync(master)).OnlineReplicas.Count;
+
+    /// <summary>
+    /// Null when Sentinel has settled: every running Sentinel names the same master with the same config epoch and
+    /// plain "master" flags (no down state, no failover in progress), lists every other running Redis as a replica of
+    /// it with its link up, and the master itself reports role master with those replicas online. Else what is not.
+    /// </summary>
+    public async Task<(Node? Master, string? Problem)> SettledAsync()
     {
-        var info = (await TryExecAsync(master, "INFO", "replication"))?.ToString() ?? "";
-        return info.Split('\n').Count(l => l.StartsWith("slave", StringComparison.Ordinal) && l.Contains("state=online", StringComparison.Ordinal));
+        var replicasExpected = Redis.Count(n => n.Running) - 1;
+        NodeAddress? master = null;
+        long epoch = 0;
+        foreach (var s in Sentinels.Where(s => s.Running))
+        {
+            if (await SentinelMasterEntryAsync(s) is not { Address: { } address } m) return (null, $"{s.Name}: no SENTINEL MASTER answer");
+            if (!m.Plain("master")) return (null, $"{s.Name}: master {address} flags {m.FlagText}");
+            if (master is null) (master, epoch) = (address, m.ConfigEpoch);
+            else if (master != address || epoch != m.ConfigEpoch) return (null, $"{s.Name} names {address} epoch {m.ConfigEpoch}, another {master} epoch {epoch}");
+            var replicas = await SentinelTableAsync(s);
+            if (replicas is null || replicas.Count != replicasExpected) return (null, $"{s.Name} lists {replicas?.Count.ToString(CultureInfo.InvariantCulture) ?? "no"} replicas, expected {replicasExpected}");
+            if (replicas.FirstOrDefault(r => !r.Plain("slave") || !r.LinkOk || r.MasterOf != master) is { } bad)
+                return (null, $"{s.Name}: replica {bad.Address} flags {bad.FlagText} link {(bad.LinkOk ? "ok" : "down")} master {bad.MasterOf}");
+        }
+        if (master is null) return (null, "no Sentinel running");
+        var node = NodeAt(master.Value.ToString());
+        var state = await StateAsync(node);
+        if (state.Role != LocalRole.Master) return (null, $"{node.Name} is {state.Role}, not master yet");
+        if (state.OnlineReplicas.Count != replicasExpected) return (null, $"{node.Name} has {state.OnlineReplicas.Count} online replicas, expected {replicasExpected}");
+        return (node, null);
     }
 
     /// <summary>
-    /// Waits until Sentinel has settled: every running Sentinel names the same master with the same config epoch
-    /// and plain "master" flags (no down state, no failover in progress), lists every other running Redis as a
-    /// replica of it with its link up, and the master itself reports role master with those replicas online.
-    /// Forcing the next failover earlier races Sentinel's own reconfiguration of the last one (a node promoted by
-    /// the new failover can be turned back into a replica by a late +convert-to-slave of the previous one).
+    /// Waits until <see cref="SettledAsync"/> says Sentinel has settled. Forcing the next failover earlier races Sentinel's
+    /// own reconfiguration of the last one (a node promoted by the new failover can be turned back into a replica by a
+    /// late +convert-to-slave of the previous one).
     /// </summary>
-    public async Task<Node> WaitForSettledAsync(TimeSpan timeout)
+    public async Task<Node> WaitForSettledAsync(TimeSpan timeout, CancellationToken ct = default)
     {
-        Node? settled = null;
-        await WaitUntilAsync(async () =>
-        {
-            var replicasExpected = Redis.Count(n => n.Running) - 1;
-            string? master = null, epoch = null;
-            foreach (var s in Sentinels.Where(s => s.Running))
-            {
-                var m = await TryExecAsync(s, "SENTINEL", "master", MasterSet);
-                if (m is null || m.IsNull) return false;
-                var d = m.ToDictionary();
-                var address = $"{(string?)d["ip"]}:{(string?)d["port"]}";
-                if ((string?)d["flags"] != "master") return false;
-                if (master is null) { master = address; epoch = (string?)d["config-epoch"]; }
-                else if (master != address || epoch != (string?)d["config-epoch"]) return false;
-                var replicas = await TryExecAsync(s, "SENTINEL", "replicas", MasterSet);
-                if (replicas is null || replicas.Length != replicasExpected) return false;
-                for (var i = 0; i < replicas.Length; i++)
-                {
-                    var r = replicas[i].ToDictionary();
-                    if ((string?)r["flags"] != "slave" || (string?)r["master-link-status"] != "ok"
-                        || $"{(string?)r["master-host"]}:{(string?)r["master-port"]}" != master) return false;
-                }
-            }
-            if (master is null) return false;
-            var node = NodeAt(master);
-            if (await RoleAsync(node) != "master" || await OnlineReplicasAsync(node) != replicasExpected) return false;
-            settled = node;
-            return true;
-        }, timeout, "Sentinel settled (one master, same epoch everywhere, every replica linked to it)");
-        return settled!;
+        (Node? Master, string? Problem) last = default;
+        await WaitUntilAsync(async () => (last = await SettledAsync()).Master is not null, timeout,
+            "Sentinel settled (one master, same epoch everywhere, every replica linked to it)", ct, () => last.Problem);
+        return last.Master!;
     }
 
     public Node NodeAt(string address) => Redis.Concat(Sentinels).Single(n => n.Address == address);
 
-    public async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    /// <summary>
+    /// The one wait of the test harness, the benchmark and the demo: polls <paramref name="condition"/> every
+    /// <paramref name="poll"/> (default 100 ms) until it holds; else a <see cref="TimeoutException"/> naming
+    /// <paramref name="what"/>, the last <paramref name="why"/> and the servers' log tails.
+    /// </summary>
+    public async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, CancellationToken ct = default,
+        Func<string?>? why = null, TimeSpan? poll = null)
     {
         var sw = Stopwatch.StartNew();
         while (sw.Elapsed < timeout)
         {
             if (await condition()) return;
-            await Task.Delay(100);
+            await Task.Delay(poll ?? TimeSpan.FromMilliseconds(100), ct);
         }
-        throw new TimeoutException($"timed out after {timeout.TotalSeconds:0}s waiting until {what}\n{Diagnostics()}");
+        var reason = why?.Invoke() is { } r ? $" (last: {r})" : "";
+        throw new TimeoutException($"timed out after {timeout.TotalSeconds:0}s waiting until {what}{reason}\n{Diagnostics()}");
     }
 
     /// <summary>The tail of every server's log, for failure messages.</summary>
