@@ -54,9 +54,18 @@ public static class Lifecycle
         report.Set(S, $"RSS (file + anon), threads: {when}", column, value, note, goal);
     }
 
+    /// <summary>At rest: Sentinel settled, labels as it says, every pod's readiness condition True (a demoted master is ready again).</summary>
+    static async Task SettledAsync(SidecarSet s, string what)
+    {
+        await s.Set.WaitForSettledAsync(Settle);
+        await s.WaitForLabelsToMatchSentinelsAsync(Settle, "labels " + what);
+        await s.Set.WaitUntilAsync(() => Task.FromResult(Enumerable.Range(0, s.Set.Redis.Count).All(i => s.ConditionOf(i) == "True")), Settle, "every pod ready " + what);
+    }
+
     static async Task IdleAsync(Report report, Counts n, Flavour f, SidecarSet s, SidecarSamples samples)
     {
         var c = f.Column;
+        await SettledAsync(s, "before idling");
         var watches = s.Api.OpenWatches;
         var mark = s.Api.MarkRequests();
         samples.Mark();
@@ -126,6 +135,7 @@ public static class Lifecycle
             fromSwitch.Add((change.WallTime - switched.At).TotalMilliseconds);
             if (SentinelLog.Find(sentinel, "+promoted-slave", asked) is { } logged) fromLog.Add((change.WallTime - logged).TotalMilliseconds);
             await s.WaitForLabelsToMatchSentinelsAsync(Settle, $"labels after failover {i}");
+            Trace.Round($"{c} forced failover {i} → {newNode.Name}", s, ev, asked, DateTimeOffset.UtcNow, (asked, "bench    SENTINEL FAILOVER"));
             noEndpoint.Add(s.MasterEndpoints().LongestWithoutReady(from, s.Api.Timeline.Elapsed).TotalMilliseconds);
         }
         var cpu = samples.CpuPercentSinceMark();
@@ -164,10 +174,12 @@ public static class Lifecycle
     {
         var c = f.Column;
         var outage = Stats.Seconds(n.Outage);
+        await SettledAsync(s, "before the outage");
         var watches = s.Api.OpenWatches;
         samples.ResetPeak();
         samples.Mark();
         var mark = s.Api.MarkRequests();
+        var began = DateTimeOffset.UtcNow;
         s.Api.Blackhole();
         var until = DateTime.UtcNow + n.Outage;
         while (DateTime.UtcNow < until)
@@ -179,6 +191,7 @@ public static class Lifecycle
         var requests = s.Api.CountRequestsSince(mark);
         s.Api.EndBlackhole();
         var ended = s.Api.Timeline.Elapsed;
+        var endedAt = DateTimeOffset.UtcNow;
         var peak = samples.Peak;
         report.Set(S, $"peak working set through a {outage} API outage", c, peak.ToString(), "the double's blackhole: requests and open watches never answered",
             new Goal("≤ 30 MB", peak.RssMb <= 30));
@@ -187,6 +200,7 @@ public static class Lifecycle
         if (n.IsQuick)
         {
             report.Set(S, "after the outage: API in use again", c, "not waited (--quick)");
+            Trace.Round($"{c} API outage", s, null, began, DateTimeOffset.UtcNow, (began, "bench    API blackhole"), (endedAt, "bench    API answers again"));
             return;
         }
         // A blackholed watch never ends by itself: the sidecar notices it by its idle timeout, then lists and watches again.
@@ -202,6 +216,7 @@ public static class Lifecycle
             $"{Stats.Seconds(again)} / {(watches == 0 ? "no watches" : Stats.Seconds(watchesBack))}",
             f.Old ? "" : $"after the API answers again; {watches} watches were open before");
         await s.WaitForLabelsToMatchSentinelsAsync(Settle, "labels after the outage");
+        Trace.Round($"{c} API outage", s, null, began, DateTimeOffset.UtcNow, (began, "bench    API blackhole"), (endedAt, "bench    API answers again"));
         Resources(report, c, "after the outage", samples.Take(), f);
     }
 

@@ -11,7 +11,7 @@ const string Usage = """
       --only      init | sidecar (idle, failovers, outage) | handover | unplanned | chaos
       --old-sidecar PATH   also run the sidecar, handover and unplanned sections against the pre-v2 sidecar
                            (publish commit 585329b, see README), one more column
-      --trace     after each handover round, its merged timeline on stderr (where the write gap's time goes)
+      --trace     after each handover, forced failover and the API outage, a merged timeline on stderr (where the time goes)
       --only chaos [--chaos-steps 40]: the long chaos run (seeded random faults, invariants after every step;
       CHAOS_SEED / CHAOS_FAULTS / CHAOS_DOWN_AFTER_MS apply); violations are collected, not fatal.
     """;

@@ -4,7 +4,7 @@ using RedisSidecars.Testing;
 namespace RedisSidecars.Bench;
 
 /// <summary>
-/// <c>--trace</c>: after each measured round, one merged timeline on stderr (milliseconds from the round's command): the
+/// <c>--trace</c>: after each measured round (a handover, a forced failover, the API outage), one merged timeline on stderr (milliseconds from the round's command): the
 /// Sentinel events the bench saw, label changes and Ready changes in the double, the master Service's endpoints, the
 /// client's longest write gap and the sidecars' log lines. For finding where a gap's time goes.
 /// </summary>
@@ -12,11 +12,11 @@ public static class Trace
 {
     public static bool Enabled { get; set; }
 
-    public static void Round(string title, SidecarSet s, SentinelEvents ev, DateTimeOffset from, DateTimeOffset to, params (DateTimeOffset At, string What)[] extra)
+    public static void Round(string title, SidecarSet s, SentinelEvents? ev, DateTimeOffset from, DateTimeOffset to, params (DateTimeOffset At, string What)[] extra)
     {
         if (!Enabled) return;
         var lines = new List<(DateTimeOffset At, string What)>(extra);
-        lines.AddRange(ev.All().Select(e => (e.At, $"sentinel {e.Sentinel.Name} {e.Channel} {e.Message}")));
+        lines.AddRange((ev?.All() ?? []).Select(e => (e.At, $"sentinel {e.Sentinel.Name} {e.Channel} {e.Message}")));
         lines.AddRange(s.Api.Timeline.Changes.Where(c => c.Key == SidecarSet.Label).Select(c => (c.WallTime, $"label    {c.Pod} {c.OldValue ?? "-"} → {c.NewValue ?? "-"} ({c.Source})")));
         lines.AddRange(s.MasterEndpoints().Changes.Select(c => (c.WallTime, $"service  ready endpoints [{string.Join(",", c.Ready)}]")));
         var ready = new Dictionary<string, bool>();
