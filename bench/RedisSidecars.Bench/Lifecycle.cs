@@ -112,7 +112,7 @@ public static class Lifecycle
                 asked = DateTimeOffset.UtcNow;
                 await s.Set.WaitUntilAsync(() => s.Set.TryFailoverAsync(sentinel), Settle, $"{sentinel.Name} accepts SENTINEL FAILOVER (needs a good replica)");
                 try { promoted = await ev.WaitAsync("+promoted-slave", TimeSpan.FromSeconds(20), sentinel); break; }
-                catch (TimeoutException) when (retries < 5)
+                catch (TimeoutException) when (retries < 5 + n.Failovers / 10)
                 {
                     retries++; // Sentinel aborted that failover (e.g. the chosen replica did not confirm its promotion): ask again
                     await s.Set.WaitForSettledAsync(Settle);

@@ -42,12 +42,25 @@ bool Runs(string section) => only is null ? section != "chaos" : only == section
 
 var started = DateTime.UtcNow;
 var report = new Report();
+var failed = 0;
 try
 {
-    if (Runs("init")) await Benches.InitAsync(report, counts);
-    foreach (var f in flavours) if (Runs("sidecar")) await Lifecycle.RunAsync(report, counts, f);
-    foreach (var f in flavours) if (Runs("handover")) await Handovers.RunAsync(report, counts, f);
-    foreach (var f in flavours) if (Runs("unplanned")) await Unplanned.RunAsync(report, counts, f);
+    // A section that fails is one FAILED row (the rest still runs): a long run keeps what it measured.
+    async Task SectionAsync(string name, string column, Func<Task> run)
+    {
+        try { await run(); }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException or IOException or StackExchange.Redis.RedisException or HttpRequestException)
+        {
+            failed++;
+            report.Set(name, "FAILED", column, e.GetType().Name + ": " + e.Message.Split('\n')[0]);
+            Console.Error.WriteLine(e);
+            ProcessRegistry.KillAll();
+        }
+    }
+    if (Runs("init")) await SectionAsync("redis-init", Report.Main, () => Benches.InitAsync(report, counts));
+    foreach (var f in flavours) if (Runs("sidecar")) await SectionAsync("sidecar", f.Column, () => Lifecycle.RunAsync(report, counts, f));
+    foreach (var f in flavours) if (Runs("handover")) await SectionAsync("handover", f.Column, () => Handovers.RunAsync(report, counts, f));
+    foreach (var f in flavours) if (Runs("unplanned")) await SectionAsync("kill -9 master", f.Column, () => Unplanned.RunAsync(report, counts, f));
     if (only is "chaos") await Benches.ChaosAsync(report, int.Parse(Arg("--chaos-steps") ?? "40", CultureInfo.InvariantCulture), output);
 }
 finally
@@ -67,7 +80,7 @@ File.WriteAllText(output, table);
 Console.WriteLine();
 Console.WriteLine(table);
 Console.WriteLine($"written to {output}");
-return 0;
+return failed == 0 ? 0 : 1;
 
 string? Arg(string name)
 {

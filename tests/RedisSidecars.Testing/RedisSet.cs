@@ -149,23 +149,9 @@ public sealed class RedisSet : IAsyncDisposable
         return init;
     }
 
-    public void StartServer(Node n)
-    {
-        var psi = new ProcessStartInfo(n.Kind == NodeKind.Redis ? Tools.RedisServer : Tools.RedisSentinel)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        psi.ArgumentList.Add(n.ConfPath);
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        ProcessRegistry.Track(p);
-        n.Process = p;
-    }
+    /// <summary>Starts the node's server on the config redis-init wrote (the server logs to its own file).</summary>
+    public void StartServer(Node n, bool newSession = false) =>
+        n.Process = Programs.Start(n.Kind == NodeKind.Redis ? Tools.RedisServer : Tools.RedisSentinel, [n.ConfPath], newSession: newSession);
 
     /// <summary>Cold start: Redis pods in ordinal order, then Sentinels, as StatefulSets with OrderedReady do.</summary>
     public async Task StartAllAsync()
@@ -210,12 +196,18 @@ public sealed class RedisSet : IAsyncDisposable
     {
         try
         {
-            var o = Options(n);
-            o.AbortOnConnectFail = true;
-            await using var mux = await ConnectionMultiplexer.ConnectAsync(o).WaitAsync(TimeSpan.FromSeconds(3));
+            await using var mux = await ConnectAsync(n);
             return await call(mux.GetServer(n.Ip, n.Port)).WaitAsync(TimeSpan.FromSeconds(3));
         }
         catch (Exception e) when (e is RedisException or TimeoutException) { return null; }
+    }
+
+    /// <summary>A connection to one node that fails at once when the node does not answer (no reconnecting in the background).</summary>
+    public async Task<ConnectionMultiplexer> ConnectAsync(Node n, int timeoutMs = 1000, CancellationToken ct = default)
+    {
+        var o = Options(n, timeoutMs);
+        o.AbortOnConnectFail = true;
+        return await ConnectionMultiplexer.ConnectAsync(o).WaitAsync(TimeSpan.FromMilliseconds(timeoutMs * 3), ct);
     }
 
     /// <summary>One command StackExchange.Redis does not type (SET, DBSIZE, SENTINEL SET, …) on a fresh connection; null when the node does not answer.</summary>
