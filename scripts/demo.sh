@@ -5,8 +5,9 @@
 #   bash scripts/demo.sh              scripted run, stops everything it started, exit 0 = all checks passed
 #   bash scripts/demo.sh --keep       ... then keeps running for you to play with; Ctrl-C stops everything
 #   bash scripts/demo.sh --no-table   plain line output (CI); automatic when stdout is not a terminal
-# Addresses: Redis 127.0.1.1-3:6379, Sentinels 127.0.2.1-3:26379, API double http://127.0.3.1:8001,
-# sidecars http://127.0.0.1:9181-9183 (/readyz /metrics /handover).
+# Addresses: Redis 127.0.1.1-3:6379, Sentinels 127.0.2.1-3:26379, API double http://127.0.3.1:8001 (it probes
+# each sidecar's /readyz as the kubelet would, so it knows the master Service's ready endpoint), sidecars on their
+# pods' addresses as in a pod: http://127.0.1.1-3:9180 (/livez /readyz /metrics) and :9181 (/handover).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

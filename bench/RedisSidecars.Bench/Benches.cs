@@ -4,15 +4,8 @@ using RedisSidecars.Testing;
 
 namespace RedisSidecars.Bench;
 
-public sealed record LabelChangeSeen(DateTimeOffset WallTime);
-
-public sealed record Counts(int Init, int Failovers, int Handovers, int Unplanned, TimeSpan Idle);
-
 public static class Benches
 {
-    const string L = SidecarSet.Label, M = SidecarSet.Master;
-    static readonly TimeSpan Settle = TimeSpan.FromSeconds(40);
-
     /// <summary>redis-init for a replica with 3 Sentinels up, against the seed-003 shell init; nothing reachable; sizes.</summary>
     public static async Task InitAsync(Report report, Counts n)
     {
@@ -57,163 +50,6 @@ public static class Benches
         }
         report.Add(S, "nothing reachable (falls back to pod-0)", $"median {Stats.Ms(Stats.Percentile(darkTimes, 50))}, p95 {Stats.Ms(Stats.Percentile(darkTimes, 95))}", "connection refused on loopback; DNS names that do not resolve fail as fast");
         report.Add(S, "binary size redis-init", $"{new FileInfo(Tools.RedisInit).Length / 1048576.0:0.0} MB", "Native AOT, stripped");
-        report.Add("redis-sidecar", "binary size redis-sidecar", $"{new FileInfo(Tools.RedisSidecar).Length / 1048576.0:0.0} MB", "Native AOT, stripped");
-    }
-
-    /// <summary>Forced failovers: first +switch-master → new master labelled; never two masters; zero-master gaps; API writes; sidecar RSS/CPU.</summary>
-    public static async Task FailoversAsync(Report report, Counts n)
-    {
-        const string S = "redis-sidecar";
-        await using var s = await SidecarSet.StartAsync();
-        await s.WaitForLabelsToMatchSentinelsAsync(Settle, "initial labels");
-
-        // Idle: RSS and CPU of the three sidecars.
-        var pids = Enumerable.Range(0, 3).Select(i => s.Sidecar(i)!.Id).ToArray();
-        var cpu0 = pids.Select(CpuSeconds).ToArray();
-        var wall = Stopwatch.StartNew();
-        await Task.Delay(n.Idle);
-        var idleCpu = pids.Select((p, i) => (CpuSeconds(p) - cpu0[i]) / wall.Elapsed.TotalSeconds * 100).ToArray();
-        report.Add(S, $"RSS after {n.Idle.TotalSeconds:0} s idle", string.Join(", ", pids.Select(p => $"{RssMb(p):0.0} MB")), "per sidecar (master, replica, replica)");
-        report.Add(S, $"CPU while idle ({n.Idle.TotalSeconds:0} s)", string.Join(", ", idleCpu.Select(c => $"{c:0.00}%")), $"of one core; polls 3 Sentinels + local Redis + own pod every {s.EnvFor(0)["RECONCILE_INTERVAL_MS"]} ms");
-
-        await using var ev = await SentinelEvents.StartAsync(s.Set, "+switch-master");
-        var writesBefore = s.Api.Requests.Count(r => r.IsWrite);
-        var latencies = new List<double>();
-        cpu0 = pids.Select(CpuSeconds).ToArray();
-        wall.Restart();
-        var retries = 0;
-        for (var i = 0; i < n.Failovers; i++)
-        {
-            var before = (await s.Set.WaitForSettledAsync(Settle)).Address;
-            DateTimeOffset tEvent;
-            while (true)
-            {
-                ev.Reset();
-                await s.Set.WaitUntilAsync(async () => (await s.Set.TryExecAsync(s.Set.Sentinels[i % 3], "SENTINEL", "FAILOVER", RedisSet.MasterSet))?.ToString() == "OK",
-                    Settle, "Sentinel accepts FAILOVER (needs a good replica)");
-                try { tEvent = await ev.WaitAsync("+switch-master", TimeSpan.FromSeconds(20)); break; }
-                catch (TimeoutException) when (retries < 5)
-                {
-                    retries++; // Sentinel aborted that failover (e.g. the chosen replica did not confirm its promotion): ask again
-                    await s.Set.WaitForSettledAsync(Settle);
-                }
-            }
-            await s.Set.WaitUntilAsync(async () => await s.Set.AgreedMasterAsync() is { } m && m != before, Settle, "Sentinels agree");
-            var newNode = s.Set.NodeAt((await s.Set.AgreedMasterAsync())!);
-            LabelChangeSeen change;
-            try
-            {
-                var c0 = await s.Api.Timeline.WaitForAsync(c => c.Pod == newNode.Name && c.Key == L && c.NewValue == M && c.WallTime >= tEvent.AddSeconds(-1), Settle);
-                change = new LabelChangeSeen(c0.WallTime);
-            }
-            catch (TimeoutException)
-            {
-                var exits = string.Join(", ", Enumerable.Range(0, 3).Select(k => $"sidecar {k}: {(s.Sidecar(k)!.HasExited ? "exited " + s.Sidecar(k)!.ExitCode : "running")}"));
-                throw new TimeoutException($"failover {i}: {newNode.Name} not labelled master within {Settle.TotalSeconds:0}s of +switch-master at {tEvent:O}; {exits}\n{s.Diagnostics()}\n{s.Set.Diagnostics()}");
-            }
-            latencies.Add((change.WallTime - tEvent).TotalMilliseconds);
-            await s.WaitForLabelsToMatchSentinelsAsync(Settle, $"labels after failover {i}");
-        }
-        var failoverCpu = pids.Select((p, i) => (CpuSeconds(p) - cpu0[i]) / wall.Elapsed.TotalSeconds * 100).ToArray();
-        var writes = s.Api.Requests.Count(r => r.IsWrite) - writesBefore;
-        var zero = s.Api.Timeline.IntervalsWithout(L, M).Where(x => x.Duration is not null).Select(x => x.Duration!.Value.TotalMilliseconds).ToArray();
-
-        report.Add(S, $"first +switch-master → new master labelled ({n.Failovers} forced failovers)", Stats.Dist(latencies), "listens to every Sentinel, acts on the first newer-epoch event; waits for the old pod to drop the label");
-        report.Add(S, "longest instant with two pods labelled master", s.Api.Timeline.MaxConcurrent(L, M) <= 1 ? "0 ms (never)" : "VIOLATED", $"max concurrent master labels: {s.Api.Timeline.MaxConcurrent(L, M)}");
-        report.Add(S, "longest instant with no pod labelled master", zero.Length == 0 ? "0 ms" : Stats.Ms(zero.Max()), $"over {zero.Length} handoffs; median {Stats.Ms(Stats.Percentile(zero, 50))}");
-        report.Add(S, "forced failovers Sentinel aborted and the bench asked again", retries.ToString(CultureInfo.InvariantCulture), "Sentinel's own behaviour, not the sidecar's");
-        report.Add(S, "Kubernetes API writes per failover", ((double)writes / n.Failovers).ToString("0.0", CultureInfo.InvariantCulture), "label patches + status patches + events, all three sidecars");
-        report.Add(S, "RSS after the failovers", string.Join(", ", pids.Select(p => $"{RssMb(p):0.0} MB")), "");
-        report.Add(S, "CPU during the failovers", string.Join(", ", failoverCpu.Select(c => $"{c:0.0}%")), $"{wall.Elapsed.TotalSeconds:0} s of back-to-back failovers");
-    }
-
-    /// <summary>Planned handover vs a plain SENTINEL FAILOVER, with a pooled WAIT-1 client writing every millisecond.</summary>
-    public static async Task HandoverAsync(Report report, Counts n)
-    {
-        const string S = "handover";
-        foreach (var planned in new[] { true, false })
-        {
-            await using var s = await SidecarSet.StartAsync();
-            await s.WaitForLabelsToMatchSentinelsAsync(Settle, "initial labels");
-            var gaps = new List<double>();
-            var lost = new List<int>();
-            var acked = 0;
-            for (var round = 0; round < n.Handovers; round++)
-            {
-                await s.Set.WaitForSettledAsync(Settle);
-                await s.WaitForLabelsToMatchSentinelsAsync(Settle, "labels before the round");
-                var master = s.Set.Redis[s.MasterLabelled().Single()];
-                await s.Set.TryExecAsync(master, "FLUSHALL");
-                await using var writer = new AckedWriter(() => s.MasterLabelled() is [var i] ? s.Set.Redis[i] : null, s.Set);
-                writer.Start();
-                await s.Set.WaitUntilAsync(() => Task.FromResult(writer.Acked.Count > 300), Settle, "writer running");
-                if (planned)
-                {
-                    var (code, body) = await s.HandoverAsync(master.Ordinal);
-                    if (code != 200 || !body.StartsWith("HandedOver", StringComparison.Ordinal)) throw new InvalidOperationException(body);
-                }
-                else
-                {
-                    await s.Set.WaitUntilAsync(async () => (await s.Set.TryExecAsync(s.Set.Sentinels[0], "SENTINEL", "FAILOVER", RedisSet.MasterSet))?.ToString() == "OK", Settle, "FAILOVER accepted");
-                    await s.Set.WaitUntilAsync(async () => await s.Set.AgreedMasterAsync() is { } m && m != master.Address, Settle, "failover done");
-                }
-                await s.WaitForLabelsToMatchSentinelsAsync(Settle, "labels after the switch");
-                var newMaster = s.Set.NodeAt((await s.Set.AgreedMasterAsync())!);
-                var count = writer.Acked.Count;
-                await s.Set.WaitUntilAsync(() => Task.FromResult(writer.Acked.Count > count + 300), Settle, "writer continues");
-                await writer.DisposeAsync();
-                await s.Set.WaitUntilAsync(async () => await s.Set.OnlineReplicasAsync(newMaster) == 2, Settle, "replicas resynced");
-                lost.Add((await writer.LostOnAsync(newMaster)).Count);
-                gaps.Add(writer.LongestGap().TotalMilliseconds);
-                acked += writer.Acked.Count;
-            }
-            var name = planned ? "redis-sidecar handover (POST /handover)" : "baseline: plain SENTINEL FAILOVER";
-            report.Add(S, $"{name}: acknowledged writes lost", $"{lost.Sum()} of {acked}", $"{n.Handovers} round(s); per round: {string.Join(",", lost)}");
-            report.Add(S, $"{name}: write gap", Stats.Dist(gaps), "longest pause between two acknowledged writes");
-            if (planned && s.Api.Timeline.MaxConcurrent(L, M) > 1) report.Add(S, "two masters labelled", "VIOLATED", "");
-        }
-    }
-
-    /// <summary>kill -9 of the master: the write gap and its parts (down-after, election, labelling).</summary>
-    public static async Task UnplannedAsync(Report report, Counts n)
-    {
-        const string S = "kill -9 master";
-        await using var s = await SidecarSet.StartAsync();
-        await s.WaitForLabelsToMatchSentinelsAsync(Settle, "initial labels");
-        await using var ev = await SentinelEvents.StartAsync(s.Set, "+sdown", "+odown", "+switch-master");
-        var down = new List<double>(); var elect = new List<double>(); var label = new List<double>(); var gaps = new List<double>();
-        for (var round = 0; round < n.Unplanned; round++)
-        {
-            await s.Set.WaitForSettledAsync(Settle);
-            await s.WaitForLabelsToMatchSentinelsAsync(Settle, "labels before the round");
-            var master = s.Set.Redis[s.MasterLabelled().Single()];
-            await using var writer = new AckedWriter(() => s.MasterLabelled() is [var i] ? s.Set.Redis[i] : null, s.Set);
-            writer.Start();
-            await s.Set.WaitUntilAsync(() => Task.FromResult(writer.Acked.Count > 300), Settle, "writer running");
-            ev.Reset();
-            var tKill = DateTimeOffset.UtcNow;
-            s.Set.Kill(master);
-            var tDown = await ev.WaitAsync("+odown", Settle);
-            var tSwitch = await ev.WaitAsync("+switch-master", Settle);
-            await s.Set.WaitUntilAsync(async () => await s.Set.AgreedMasterAsync() is { } m && m != master.Address, Settle, "Sentinels agree");
-            var newNode = s.Set.NodeAt((await s.Set.AgreedMasterAsync())!);
-            var change = await s.Api.Timeline.WaitForAsync(c => c.Pod == newNode.Name && c.Key == L && c.NewValue == M && c.WallTime >= tKill, Settle);
-            var count = writer.Acked.Count;
-            await s.Set.WaitUntilAsync(() => Task.FromResult(writer.Acked.Count > count + 300), Settle, "writer continues");
-            await writer.DisposeAsync();
-            down.Add((tDown - tKill).TotalMilliseconds);
-            elect.Add((tSwitch - tDown).TotalMilliseconds);
-            label.Add((change.WallTime - tSwitch).TotalMilliseconds);
-            gaps.Add(writer.LongestGap().TotalMilliseconds);
-            await s.Set.StartAsync(master); // back as a replica, through redis-init
-            await s.Set.WaitUntilAsync(async () => await s.Set.OnlineReplicasAsync(newNode) == 2, Settle, "old master resynced");
-            await s.WaitForLabelsToMatchSentinelsAsync(Settle, "labels settled");
-        }
-        var downAfter = s.Set.EnvFor(s.Set.Sentinels[0])["SENTINEL_DOWN_AFTER_MS"];
-        report.Add(S, "write gap (client's longest pause)", Stats.Dist(gaps), $"{n.Unplanned} round(s); SENTINEL_DOWN_AFTER_MS={downAfter} here (default 5000)");
-        report.Add(S, "kill → +odown (down-after + quorum)", Stats.Dist(down), "");
-        report.Add(S, "+odown → first +switch-master (election, promotion)", Stats.Dist(elect), "");
-        report.Add(S, "+switch-master → new master labelled", Stats.Dist(label), "");
     }
 
     /// <summary>
@@ -256,18 +92,5 @@ public static class Benches
         report.Add(S, "acknowledged writes / lost", $"{summary.AckedWrites} / {summary.LostWrites}", $"lost by Redis itself (promoted a lower-offset replica): {summary.LostByRedis}");
         report.Add(S, "two-masters instants / two-ready-endpoints instants", $"{summary.TwoMasterInstants} / {summary.TwoEndpointInstants}", "");
         report.Add(S, "sidecar crashes / /livez failures / unexpected failovers", $"{summary.SidecarCrashes} / {summary.LivezFailures} / {summary.UnexpectedFailovers}", "");
-    }
-
-    static double CpuSeconds(int pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
-    }
-
-    static double RssMb(int pid)
-    {
-        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using RedisSidecars.Core.Settings;
 using RedisSidecars.Testing;
 
 namespace RedisSidecars.Demo;
@@ -12,22 +13,24 @@ public sealed class DemoFailure(string message) : Exception(message);
 /// <summary>
 /// Everything the demo runs, at fixed documented addresses: Redis on 127.0.1.1-3:6379, Sentinels on
 /// 127.0.2.1-3:26379 (a <see cref="RedisSet"/> on loopback block 0, configs written by the published redis-init),
-/// the Kubernetes API double as its own process on 127.0.3.1:8001, and one published redis-sidecar per Redis pod
-/// (HTTP on :9181-9183). Every long-running child is started in its own session (setsid), so a Ctrl-C in the
-/// terminal reaches only the demo, which then stops them all; the pids also go to $DEMO_PIDFILE so
-/// scripts/demo.sh can clean up even if the demo itself is killed.
+/// the Kubernetes API double as its own process on 127.0.3.1:8001 (probing each sidecar's /readyz as the kubelet
+/// would), and one published redis-sidecar per Redis pod on that pod's own address, as in a pod: 127.0.1.x:9180
+/// (/livez /readyz /metrics) and 127.0.1.x:9181 (/handover). Every long-running child is started in its own session
+/// (setsid), so a Ctrl-C in the terminal reaches only the demo, which then stops them all; the pids also go to
+/// $DEMO_PIDFILE so scripts/demo.sh can clean up even if the demo itself is killed.
 /// </summary>
 public sealed class Cluster : IAsyncDisposable
 {
     public const string Namespace = "demo";
     public const string ApiHost = "127.0.3.1";
     public const int ApiPort = 8001;
-    public static readonly int[] SidecarPorts = [9181, 9182, 9183];
-    /// <summary>Each sidecar's handover port (HANDOVER_PORT): all three share 127.0.0.1, and it must differ from every HTTP_PORT.</summary>
-    public static readonly int[] HandoverPorts = [9191, 9192, 9193];
     public static string ApiBase => $"http://{ApiHost}:{ApiPort}";
 
-    static readonly string? SetsidPath = File.Exists("/usr/bin/setsid") ? "/usr/bin/setsid" : File.Exists("/bin/setsid") ? "/bin/setsid" : null;
+    /// <summary>A sidecar's /livez /readyz /metrics (HTTP_PORT, the default, on its pod's address).</summary>
+    public static Uri SidecarUrl(Node n, string path) => new($"http://{n.Ip}:{SidecarDefaults.HttpPort}{path}");
+
+    /// <summary>A sidecar's /handover (HANDOVER_PORT, the default, on its pod's address), as the preStop hook calls it.</summary>
+    public static Uri HandoverUrl(Node n) => new($"http://{n.Ip}:{SidecarDefaults.HandoverPort}/handover");
     readonly string? pidFile = Environment.GetEnvironmentVariable("DEMO_PIDFILE");
     readonly List<Process> started = [];
     readonly Process?[] sidecars;
@@ -51,7 +54,7 @@ public sealed class Cluster : IAsyncDisposable
     {
         var endpoints = Set.Redis.Concat(Set.Sentinels).Select(n => (IPAddress.Parse(n.Ip), n.Port))
             .Append((IPAddress.Parse(ApiHost), ApiPort))
-            .Concat(SidecarPorts.Select(p => (IPAddress.Any, p)));
+            .Concat(Set.Redis.SelectMany(n => new[] { (IPAddress.Parse(n.Ip), SidecarDefaults.HttpPort), (IPAddress.Parse(n.Ip), SidecarDefaults.HandoverPort) }));
         foreach (var (ip, port) in endpoints)
         {
             try
@@ -68,7 +71,7 @@ public sealed class Cluster : IAsyncDisposable
         }
     }
 
-    /// <summary>dotnet KubeApiDouble.dll --listen 127.0.3.1:8001 …, waits for its "listening on" line.</summary>
+    /// <summary>dotnet KubeApiDouble.dll --listen 127.0.3.1:8001 … --readiness-probe redis-N=http://127.0.1.x:9180/readyz, waits for its "listening on" line.</summary>
     public async Task StartApiAsync(CancellationToken ct)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "KubeApiDouble.dll");
@@ -76,7 +79,10 @@ public sealed class Cluster : IAsyncDisposable
             throw new DemoFailure($"the API double is not built next to the demo ({dll}): build demo/RedisSidecars.Demo");
         List<string> args = [dll, "--listen", $"{ApiHost}:{ApiPort}", "--kubeconfig", Kubeconfig, "--namespace", Namespace,
             "--pods", string.Join(",", Set.Redis.Select(n => n.Name)), "--readiness-gate", SidecarSet.Condition];
-        foreach (var n in Set.Redis) args.AddRange(["--label", $"{n.Name}:app=redis"]);
+        foreach (var n in Set.Redis) args.AddRange(["--label", $"{n.Name}:app=redis", "--readiness-probe", $"{n.Name}={SidecarUrl(n, "/readyz")}"]);
+        // The manifests' readinessProbe on /readyz, as SidecarSet gives the tests' kubelet.
+        args.AddRange(["--probe-period-ms", SidecarSet.ReadinessProbe.Period.TotalMilliseconds.ToString(CultureInfo.InvariantCulture),
+            "--probe-failure-threshold", SidecarSet.ReadinessProbe.FailureThreshold.ToString(CultureInfo.InvariantCulture)]);
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         api = Launch(DotnetHost(), args, env: null, ApiLog, line =>
         {
@@ -93,17 +99,14 @@ public sealed class Cluster : IAsyncDisposable
         var init = await Set.InitAsync(n).WaitAsync(ct);
         if (init.Code != 0)
             throw new DemoFailure($"redis-init for {n.Name} exited {init.Code}: {init.Stderr.Trim()}");
-        n.Process = Launch(n.Kind == NodeKind.Redis ? Tools.RedisServer : Tools.RedisSentinel, [n.ConfPath], env: null, log: null);
-        await using var c = new Resp(n.Ip, n.Port);
-        var sw = Stopwatch.StartNew();
-        while (true)
+        Set.StartServer(n, newSession: true);
+        Record(n.Process!);
+        try
         {
-            try { if (await c.ExecAsync(TimeSpan.FromSeconds(1), ct, "PING") as string == "PONG") break; }
-            catch (RespUnavailableException) { }
-            if (n.Process.HasExited) throw new DemoFailure($"{n.Name} exited ({n.Process.ExitCode}): {Text.Tail(n.LogPath, 8).Trim()}");
-            if (sw.Elapsed > TimeSpan.FromSeconds(15)) throw new DemoFailure($"{n.Name} does not answer PING: {Text.Tail(n.LogPath, 8).Trim()}");
-            await Task.Delay(50, ct);
+            await Set.WaitUntilAsync(async () => n.Process!.HasExited ? throw new DemoFailure($"{n.Name} exited ({n.Process.ExitCode}): {Text.Tail(n.LogPath, 8).Trim()}")
+                : await Set.PingAsync(n), TimeSpan.FromSeconds(15), $"{n.Name} answers PING", ct, poll: TimeSpan.FromMilliseconds(50));
         }
+        catch (TimeoutException) { throw new DemoFailure($"{n.Name} does not answer PING: {Text.Tail(n.LogPath, 8).Trim()}"); }
         return init.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
     }
 
@@ -113,11 +116,9 @@ public sealed class Cluster : IAsyncDisposable
         var n = Set.Redis[i];
         var env = Set.EnvFor(n);
         env["LOCAL_REDIS"] = n.Address;
-        env["HTTP_PORT"] = SidecarPorts[i].ToString(CultureInfo.InvariantCulture);
-        env["HANDOVER_PORT"] = HandoverPorts[i].ToString(CultureInfo.InvariantCulture);
+        env["HTTP_HOST"] = n.Ip; // HTTP_PORT 9180 and HANDOVER_PORT 9181: the defaults, on the pod's own address
         foreach (var (k, v) in SidecarSet.DefaultSidecarEnv) env[k] = v;
         env["KUBECONFIG"] = Kubeconfig;
-        env["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin";
         sidecars[i] = Launch(Tools.RedisSidecar, [], env, SidecarLog(n));
     }
 
@@ -130,39 +131,13 @@ public sealed class Cluster : IAsyncDisposable
         return null;
     }
 
-    Process Launch(string file, IReadOnlyList<string> args, IDictionary<string, string>? env, string? log, Action<string>? onLine = null)
+    Process Launch(string file, IReadOnlyList<string> args, IDictionary<string, string>? env, string? log, Action<string>? onLine = null) =>
+        Record(Programs.Start(file, args, env, log, onLine, newSession: true));
+
+    Process Record(Process p)
     {
-        var psi = new ProcessStartInfo(SetsidPath ?? file)
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        if (SetsidPath is not null) psi.ArgumentList.Add(file); // same pid: a child of the demo is not a group leader, so setsid just execs
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        if (env is not null)
-        {
-            psi.Environment.Clear();
-            foreach (var (k, v) in env) psi.Environment[k] = v;
-        }
-        var p = Process.Start(psi) ?? throw new DemoFailure($"cannot start {file}");
-        ProcessRegistry.Track(p);
         lock (started) started.Add(p);
         Record($"pid {p.Id} {StartTime(p.Id)}");
-        var writer = log is null ? null : new StreamWriter(log, append: true) { AutoFlush = true };
-        void OnData(object? _, DataReceivedEventArgs e)
-        {
-            if (e.Data is null) return;
-            onLine?.Invoke(e.Data);
-            if (writer is not null) lock (writer) { try { writer.WriteLine(e.Data); } catch (ObjectDisposedException) { } }
-        }
-        p.OutputDataReceived += OnData;
-        p.ErrorDataReceived += OnData;
-        p.EnableRaisingEvents = true;
-        if (writer is not null) p.Exited += (_, _) => { lock (writer) writer.Dispose(); };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
         return p;
     }
 

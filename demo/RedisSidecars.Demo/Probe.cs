@@ -1,6 +1,10 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using RedisSidecars.Core.Addressing;
+using RedisSidecars.Core.Settings;
+using RedisSidecars.Redis;
 using RedisSidecars.Testing;
+using StackExchange.Redis;
 
 namespace RedisSidecars.Demo;
 
@@ -16,7 +20,9 @@ public sealed record PodState(string Name, string Address, string Role, string? 
 
 public sealed record SentinelState(string Address, string? Master, long? Epoch, bool FailoverInProgress);
 
-public sealed record Snapshot(DateTimeOffset At, PodState[] Pods, SentinelState[] Sentinels, bool ApiUp)
+/// <param name="ServiceEndpoints">The master Service's ready endpoints (pods labelled master and Ready, as the double's kubelet
+/// probes /readyz); null when the API double does not answer.</param>
+public sealed record Snapshot(DateTimeOffset At, PodState[] Pods, SentinelState[] Sentinels, bool ApiUp, IReadOnlyList<string>? ServiceEndpoints)
 {
     /// <summary>The master every Sentinel names, or null while they disagree or one does not answer.</summary>
     public string? AgreedMaster =>
@@ -26,125 +32,102 @@ public sealed record Snapshot(DateTimeOffset At, PodState[] Pods, SentinelState[
 
     public IReadOnlyList<PodState> LabelledMaster => [.. Pods.Where(p => p.Label == SidecarSet.Master)];
 
-    /// <summary>Null when settled (Sentinels agree; that pod is master, labelled and ready; every other pod is a
-    /// linked replica, labelled replica and ready; every sidecar's /readyz says ready); else what is not.</summary>
-    public string? Unsettled()
+    /// <summary>
+    /// Null when the pods match <paramref name="master"/> (which <see cref="RedisSet.SettledAsync"/> found settled): it alone
+    /// labelled master, every pod's readiness condition True, every sidecar's /readyz ready, the master the Service's one
+    /// ready endpoint; else what does not.
+    /// </summary>
+    public string? LabelsProblem(Node master)
     {
-        var master = AgreedMaster;
-        if (master is null) return "Sentinels do not agree on a master";
         foreach (var p in Pods)
         {
-            var isMaster = p.Address == master;
-            if (isMaster && p.Role != "master") return $"{p.Name} is not master yet (ROLE {p.Role})";
-            if (isMaster && p.Replicas != Pods.Length - 1) return $"{p.Name} has {p.Replicas} of {Pods.Length - 1} replicas";
-            if (!isMaster && (p.Role != "replica" || !p.LinkUp)) return $"{p.Name} is not a linked replica ({p.Role} {p.Link})";
-            var label = isMaster ? SidecarSet.Master : SidecarDefaultsReplica;
+            var label = p.Name == master.Name ? SidecarSet.Master : SidecarDefaults.ReplicaLabelValue;
             if (p.Label != label) return $"{p.Name} is labelled {p.Label ?? "(none)"}, expected {label}";
             if (p.Ready != "True") return $"{p.Name} ready condition is {p.Ready ?? "(unset)"}";
             if (!p.Readyz.StartsWith("200", StringComparison.Ordinal)) return $"{p.Name} sidecar /readyz {p.Readyz}";
         }
-        return null;
+        return ServiceEndpoints is [var only] && only == master.Name ? null : $"the master Service's ready endpoints are [{string.Join(",", ServiceEndpoints ?? [])}]";
     }
-
-    /// <summary>The master serves through the Service: it alone is labelled master, its condition is True, its /readyz 200.</summary>
-    public bool Serves(string master) =>
-        Pods.FirstOrDefault(p => p.Address == master) is { Label: SidecarSet.Master, Ready: "True" } m
-        && m.Readyz.StartsWith("200", StringComparison.Ordinal) && LabelledMaster.Count == 1;
-
-    const string SidecarDefaultsReplica = RedisSidecars.Core.Settings.SidecarDefaults.ReplicaLabelValue;
 }
 
-/// <summary>Asks every Redis (ROLE), every Sentinel, the API double (pods) and every sidecar (/readyz), in parallel.</summary>
-public sealed class Probe(IReadOnlyList<Node> redis, IReadOnlyList<Node> sentinels, HttpClient http, string apiBase, int[] sidecarPorts) : IAsyncDisposable
+/// <summary>Asks every Redis (ROLE), every Sentinel, the API double (pods, the master Service's endpoints) and every sidecar (/readyz), in parallel.</summary>
+public sealed class Probe(RedisSet set, HttpClient http, string apiBase) : IAsyncDisposable
 {
     static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(750); // generous: a busy 2-core machine must not show "down"
-    readonly Resp[] redisClients = [.. redis.Select(n => new Resp(n.Ip, n.Port))];
-    readonly Resp[] sentinelClients = [.. sentinels.Select(n => new Resp(n.Ip, n.Port))];
+    readonly NodeClient[] redisClients = [.. set.Redis.Select(n => new NodeClient(set, n))];
+    readonly NodeClient[] sentinelClients = [.. set.Sentinels.Select(n => new NodeClient(set, n))];
 
     public async Task<Snapshot> TakeAsync(CancellationToken ct)
     {
         var at = DateTimeOffset.UtcNow;
-        var roles = redisClients.Select(c => RoleAsync(c, ct)).ToArray();
+        var roles = redisClients.Select(c => c.TryAsync(s => s.RoleAsync(), ct)).ToArray();
         var sents = sentinelClients.Select(c => SentinelAsync(c, ct)).ToArray();
-        var readyz = sidecarPorts.Select(p => ReadyzAsync(p, ct)).ToArray();
-        var pods = PodsAsync(ct);
-        await Task.WhenAll([.. roles, .. sents, .. readyz, pods]).ConfigureAwait(false);
-        var podJson = await pods.ConfigureAwait(false);
-        var rows = new PodState[redis.Count];
-        for (var i = 0; i < redis.Count; i++)
+        var readyz = set.Redis.Select(n => ReadyzAsync(n, ct)).ToArray();
+        var pods = GetJsonAsync("/_double/pods", ct);
+        var endpoints = Endpoints.FetchAsync(http, apiBase, ct);
+        await Task.WhenAll([.. roles, .. sents, .. readyz, pods, endpoints]).ConfigureAwait(false);
+        var podJson = await pods.ConfigureAwait(false) as JsonArray;
+        var rows = new PodState[set.Redis.Count];
+        for (var i = 0; i < set.Redis.Count; i++)
         {
-            var (role, link, linkUp, replicas, offset) = await roles[i].ConfigureAwait(false);
+            var n = set.Redis[i];
+            var (role, link, linkUp, replicas, offset) = await roles[i].ConfigureAwait(false) switch
+            {
+                (Role.Master m, _) => ("master", null, false, m.Replicas.Count, m.ReplicationOffset),
+                (Role.Replica r, _) => ("replica", $"{r.MasterIp}:{r.MasterPort} {r.State}", r.State == "connected", 0, (long?)r.ReplicationOffset),
+                (_, { } error) => (error, (string?)null, false, 0, (long?)null),
+                var (other, _) => (other?.Value ?? "?", null, false, 0, null),
+            };
             string? label = "?", ready = "?";
             if (podJson is not null)
             {
-                var pod = podJson.OfType<JsonObject>().FirstOrDefault(p => (string?)p["metadata"]?["name"] == redis[i].Name);
+                var pod = podJson.OfType<JsonObject>().FirstOrDefault(p => (string?)p["metadata"]?["name"] == n.Name);
                 label = (string?)pod?["metadata"]?["labels"]?[SidecarSet.Label];
                 ready = (pod?["status"]?["conditions"] as JsonArray)?.OfType<JsonObject>()
                     .FirstOrDefault(c => (string?)c["type"] == SidecarSet.Condition)?["status"]?.GetValue<string>();
             }
-            rows[i] = new PodState(redis[i].Name, redis[i].Address, role, link, linkUp, replicas, offset, label, ready, await readyz[i].ConfigureAwait(false));
+            rows[i] = new PodState(n.Name, n.Address, role, link, linkUp, replicas, offset, label, ready, await readyz[i].ConfigureAwait(false));
         }
-        var sentinelRows = new SentinelState[sentinels.Count];
-        for (var i = 0; i < sentinels.Count; i++) sentinelRows[i] = await sents[i].ConfigureAwait(false);
-        return new Snapshot(at, rows, sentinelRows, podJson is not null);
+        var sentinelRows = new SentinelState[set.Sentinels.Count];
+        for (var i = 0; i < set.Sentinels.Count; i++) sentinelRows[i] = await sents[i].ConfigureAwait(false);
+        var service = await endpoints.ConfigureAwait(false);
+        return new Snapshot(at, rows, sentinelRows, podJson is not null, service?.Count > 0 ? service[^1].Ready : service is null ? null : []);
     }
 
-    static async Task<(string Role, string? Link, bool LinkUp, int Replicas, long? Offset)> RoleAsync(Resp c, CancellationToken ct)
+    /// <summary>A Sentinel's master and epoch, read as the programs read them (get-master-addr-by-name + SENTINEL MASTER, <see cref="RedisReplies.Sentinel"/>).</summary>
+    public static async Task<SentinelState> SentinelAsync(NodeClient c, CancellationToken ct)
     {
-        try
+        var address = NodeAddress.TryCreate(c.Node.Ip, c.Node.Port, out var node, out _) ? node : default;
+        var (answer, _) = await c.TryAsync(async s =>
         {
-            var reply = await c.ExecAsync(Timeout, ct, "ROLE").ConfigureAwait(false);
-            return reply switch
-            {
-                object?[] { Length: >= 3 } r when (r[0] as string) == "master" => ("master", null, false, (r[2] as object?[])?.Length ?? 0, r[1] as long?),
-                object?[] { Length: >= 5 } r when (r[0] as string) == "slave" =>
-                    ("replica", $"{r[1]} {r[3]}", (r[3] as string) == "connected", 0, r[4] as long?),
-                RespError e => (e.Message.Split(' ')[0], null, false, 0, null),
-                _ => ("?", null, false, 0, null),
-            };
-        }
-        catch (RespUnavailableException e) { return (e.Message == "no answer" ? "no answer" : "down", null, false, 0, null); }
+            var a = await DiscoveryClient.AskAsync(s, address, RedisSet.MasterSet, Timeout, ct).ConfigureAwait(false);
+            return a.Answered ? a : throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, a.Error ?? "no answer");
+        }, ct).ConfigureAwait(false);
+        return answer is null
+            ? new SentinelState(c.Node.Address, null, null, false)
+            : new SentinelState(c.Node.Address, answer.Master.ToString(), answer.ConfigEpoch, answer.FailoverInProgress);
     }
 
-    public static async Task<SentinelState> SentinelAsync(Resp c, CancellationToken ct, bool withEpoch = true)
-    {
-        try
-        {
-            var addr = await c.ExecAsync(Timeout, ct, "SENTINEL", "get-master-addr-by-name", RedisSet.MasterSet).ConfigureAwait(false);
-            var master = addr is object?[] { Length: 2 } a ? $"{a[0]}:{a[1]}" : null;
-            if (!withEpoch) return new SentinelState(c.Address, master, null, false);
-            var info = await c.ExecAsync(Timeout, ct, "SENTINEL", "master", RedisSet.MasterSet).ConfigureAwait(false) as object?[];
-            string? Field(string name)
-            {
-                for (var i = 0; info is not null && i + 1 < info.Length; i += 2) if ((info[i] as string) == name) return info[i + 1] as string;
-                return null;
-            }
-            long? epoch = long.TryParse(Field("config-epoch"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var e) ? e : null;
-            return new SentinelState(c.Address, master, epoch, Field("flags")?.Contains("failover_in_progress", StringComparison.Ordinal) == true);
-        }
-        catch (RespUnavailableException) { return new SentinelState(c.Address, null, null, false); }
-    }
-
-    async Task<string> ReadyzAsync(int port, CancellationToken ct)
+    async Task<string> ReadyzAsync(Node n, CancellationToken ct)
     {
         try
         {
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             cts.CancelAfter(Timeout);
-            using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/readyz"), cts.Token).ConfigureAwait(false);
+            using var response = await http.GetAsync(new Uri($"http://{n.Ip}:{SidecarDefaults.HttpPort}/readyz"), cts.Token).ConfigureAwait(false);
             var body = (await response.Content.ReadAsStringAsync(cts.Token).ConfigureAwait(false)).Trim();
             return $"{(int)response.StatusCode} {body}";
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested) { return "down"; }
     }
 
-    async Task<JsonArray?> PodsAsync(CancellationToken ct)
+    async Task<JsonNode?> GetJsonAsync(string path, CancellationToken ct)
     {
         try
         {
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             cts.CancelAfter(Timeout);
-            return JsonNode.Parse(await http.GetStringAsync(new Uri(apiBase + "/_double/pods"), cts.Token).ConfigureAwait(false)) as JsonArray;
+            return JsonNode.Parse(await http.GetStringAsync(new Uri(apiBase + path), cts.Token).ConfigureAwait(false));
         }
         catch (Exception e) when (e is HttpRequestException or System.Text.Json.JsonException or OperationCanceledException && !ct.IsCancellationRequested) { return null; }
     }
@@ -168,5 +151,28 @@ public static class Timeline
             DateTimeOffset.Parse((string)c["time"]!, CultureInfo.InvariantCulture),
             (string)c["pod"]!, (string)c["key"]!, (string?)c["old"], (string?)c["new"], (string?)c["source"] ?? "")).ToList();
         return (changes, (int)json["maxConcurrent"]!);
+    }
+}
+
+/// <summary>The master Service's ready endpoints over time (GET /_double/endpoints), as the endpoints controller would publish them.</summary>
+public sealed record EndpointsChange(DateTimeOffset Time, IReadOnlyList<string> Ready);
+
+public static class Endpoints
+{
+    public static readonly string Selector = $"{SidecarSet.Label}={SidecarSet.Master}";
+
+    /// <summary>Every change of the ready endpoints, or null when the double does not answer.</summary>
+    public static async Task<List<EndpointsChange>?> FetchAsync(HttpClient http, string apiBase, CancellationToken ct)
+    {
+        try
+        {
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(TimeSpan.FromSeconds(2));
+            var json = JsonNode.Parse(await http.GetStringAsync(
+                new Uri($"{apiBase}/_double/endpoints?namespace={Cluster.Namespace}&selector={Uri.EscapeDataString(Selector)}"), cts.Token).ConfigureAwait(false))!;
+            return [.. ((JsonArray)json["changes"]!).OfType<JsonObject>().Select(c => new EndpointsChange(
+                DateTimeOffset.Parse((string)c["time"]!, CultureInfo.InvariantCulture), [.. ((JsonArray)c["ready"]!).Select(p => (string)p!)]))];
+        }
+        catch (Exception e) when (e is HttpRequestException or System.Text.Json.JsonException or OperationCanceledException && !ct.IsCancellationRequested) { return null; }
     }
 }

@@ -9,7 +9,8 @@ using RedisSidecars.Testing;
 const string Usage = """
     usage: scripts/demo.sh [--keep] [--no-table]
       Starts 3 Redis (127.0.1.1-3:6379) and 3 Sentinels (127.0.2.1-3:26379) with configs written by redis-init,
-      the Kubernetes API double as its own process (http://127.0.3.1:8001), and 3 redis-sidecars (HTTP :9181-9183);
+      the Kubernetes API double as its own process (http://127.0.3.1:8001, probing each sidecar's /readyz as the kubelet
+      would), and 3 redis-sidecars on their pods' addresses (127.0.1.1-3: :9180 /readyz /metrics, :9181 /handover);
       shows a live table, performs a Sentinel failover and a planned handover with measured times, then stops
       everything it started.
       --keep      keep running after the scripted part, for you to play with; Ctrl-C stops everything
@@ -62,8 +63,8 @@ try
     cluster = new Cluster();
     cluster.CheckAddressesFree();
     var set = cluster.Set;
-    probe = new Probe(set.Redis, set.Sentinels, http, Cluster.ApiBase, Cluster.SidecarPorts);
-    scenarioProbe = new Probe(set.Redis, set.Sentinels, http, Cluster.ApiBase, Cluster.SidecarPorts);
+    probe = new Probe(set, http, Cluster.ApiBase);
+    scenarioProbe = new Probe(set, http, Cluster.ApiBase);
     scenario = new Scenario(cluster, ui, http, scenarioProbe);
     ui.Start();
     refresh = RefreshAsync(probe, refreshStop.Token);
@@ -80,16 +81,14 @@ try
         ui.Event($"init     {n.Name}: redis-init {kind}: {decision}");
     }
     ui.Phase("waiting for the set to form (master with 2 linked replicas, Sentinels agree)");
-    while (true)
+    string? unformed = null;
+    try
     {
-        var s = await probe.TakeAsync(ct);
-        var m = s.Pods.FirstOrDefault(p => p.Address == s.AgreedMaster);
-        if (m is { Role: "master", Replicas: 2 } && s.Pods.Count(p => p.LinkUp) == 2) break;
-        if (formed.Elapsed > TimeSpan.FromSeconds(30)) throw new DemoFailure("the Redis set did not form within 30 s");
-        await Task.Delay(100, ct);
+        await set.WaitUntilAsync(async () => (unformed = (await set.SettledAsync()).Why) is null, TimeSpan.FromSeconds(30), "the set formed", ct, () => unformed);
     }
+    catch (TimeoutException) { throw new DemoFailure($"the Redis set did not form within 30 s: {unformed}"); }
     var formedIn = formed.Elapsed;
-    ui.Phase($"starting 3 redis-sidecars (KUBECONFIG → the double; HTTP :{string.Join(",:", Cluster.SidecarPorts)})");
+    ui.Phase("starting 3 redis-sidecars on their pods' addresses (KUBECONFIG → the double; :9180 probes and metrics, :9181 /handover)");
     var sidecarsStarted = Stopwatch.StartNew();
     for (var i = 0; i < set.Redis.Count; i++) cluster.StartSidecar(i);
     ui.Phase("waiting for labels and readiness to match the Sentinels");
@@ -173,12 +172,14 @@ async Task RefreshAsync(Probe probe, CancellationToken token)
         {
             var s = await probe.TakeAsync(token);
             IReadOnlyList<LabelChange>? changes = null;
+            IReadOnlyList<EndpointsChange>? endpoints = null;
             if (s.ApiUp)
             {
                 try { changes = (await Timeline.FetchAsync(http, Cluster.ApiBase, token)).Changes; }
                 catch (HttpRequestException) { }
+                endpoints = await Endpoints.FetchAsync(http, Cluster.ApiBase, token);
             }
-            ui.Update(s, changes);
+            ui.Update(s, changes, endpoints);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested) { return; }
         catch (Exception e) when (e is HttpRequestException or System.Text.Json.JsonException or InvalidOperationException
@@ -191,7 +192,6 @@ async Task RefreshAsync(Probe probe, CancellationToken token)
 static IEnumerable<string> KeepHints(Cluster c, string? master)
 {
     var m = c.Set.Redis.FirstOrDefault(n => n.Address == master);
-    var port = m is null ? Cluster.SidecarPorts[0] : Cluster.SidecarPorts[c.Set.Redis.ToList().IndexOf(m)];
     var who = m is null ? "no agreed master now" : $"the master now ({m.Name})";
     var addr = m?.Address ?? "127.0.1.1:6379";
     static string H(string command, string comment) => $"  {command,-58} # {comment}";
@@ -199,9 +199,9 @@ static IEnumerable<string> KeepHints(Cluster c, string? master)
     yield return H("redis-cli -h 127.0.1.1 info replication", "pods 127.0.1.1-3:6379");
     yield return H("redis-cli -h 127.0.2.1 -p 26379 sentinel failover mymaster", "Sentinels 127.0.2.1-3:26379");
     yield return H($"kill -9 $(pgrep -f 'redis-server {addr}')", $"{who}; or -STOP/-CONT");
-    yield return H($"curl -X POST http://127.0.0.1:{port}/handover", "planned handover, master's sidecar");
-    yield return H($"curl {Cluster.ApiBase}/_double/pods", "also /_double/timeline");
+    yield return H($"curl -X POST {Cluster.HandoverUrl(m ?? c.Set.Redis[0])}", "planned handover, master's sidecar (:9181)");
+    yield return H($"curl {Cluster.ApiBase}/_double/pods", "also /_double/timeline, /_double/endpoints?namespace=demo&selector=redis-role%3Dmaster");
     yield return H($"curl -X POST '{Cluster.ApiBase}/_double/fail?status=503&seconds=10'", "API outage for 10 s");
-    yield return H("curl http://127.0.0.1:9181/metrics", "sidecars :9181-9183; /readyz /livez");
+    yield return H($"curl {Cluster.SidecarUrl(c.Set.Redis[0], "/metrics")}", "each sidecar on its pod's address: :9180 /readyz /livez /metrics");
     yield return $"  logs: {c.Set.Root}/redis-N/{{server.log,sidecar.log}}";
 }

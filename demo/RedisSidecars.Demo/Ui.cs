@@ -21,7 +21,7 @@ public sealed class Ui(bool table, DateTimeOffset origin)
     string? footer;
     string? lastPrintedSignature;
     DateTimeOffset lastPrinted;
-    int labelChangesSeen;
+    int labelChangesSeen, endpointChangesSeen;
     bool started, stopped;
 
     public bool Table => table;
@@ -85,8 +85,8 @@ public sealed class Ui(bool table, DateTimeOffset origin)
 
     public void Footer(string? text) { lock (gate) footer = text; }
 
-    /// <summary>Called by the refresh loop with each new snapshot and the label timeline: derives events, redraws.</summary>
-    public void Update(Snapshot s, IReadOnlyList<LabelChange>? timeline)
+    /// <summary>Called by the refresh loop with each new snapshot, the label timeline and the master Service's endpoints: derives events, redraws.</summary>
+    public void Update(Snapshot s, IReadOnlyList<LabelChange>? timeline, IReadOnlyList<EndpointsChange>? endpoints)
     {
         lock (gate)
         {
@@ -101,6 +101,15 @@ public sealed class Ui(bool table, DateTimeOffset origin)
                     Event(c.New == SidecarSet.Master ? Paint(Green, text) : c.Old == SidecarSet.Master ? Paint(Yellow, text) : text, c.Time);
                 }
                 labelChangesSeen = timeline.Count;
+            }
+            if (endpoints is not null)
+            {
+                for (var i = endpointChangesSeen; i < endpoints.Count; i++)
+                {
+                    var text = $"service  master Service ready endpoints: [{string.Join(",", endpoints[i].Ready)}]";
+                    Event(endpoints[i].Ready.Count == 1 ? text : Paint(Yellow, text), endpoints[i].Time);
+                }
+                endpointChangesSeen = endpoints.Count;
             }
             if (last is not null) Diff(last, s);
             last = s;
@@ -157,7 +166,8 @@ public sealed class Ui(bool table, DateTimeOffset origin)
     }
 
     static string Signature(Snapshot s) =>
-        string.Join("|", s.Pods.Select(p => $"{p.Role},{p.Link},{p.Replicas},{p.Label},{p.Ready},{p.Readyz}")) + "|" + SentinelText(s);
+        string.Join("|", s.Pods.Select(p => $"{p.Role},{p.Link},{p.Replicas},{p.Label},{p.Ready},{p.Readyz}")) + "|" + SentinelText(s)
+        + "|" + string.Join(",", s.ServiceEndpoints ?? []);
 
     /// <param name="reserve">Lines kept free below the frame (the final frame leaves room for the lines printed after it).</param>
     void Draw(int reserve = 1)
@@ -178,7 +188,7 @@ public sealed class Ui(bool table, DateTimeOffset origin)
         if (hints is not null) { bottom.Add(""); bottom.AddRange(hints(last)); }
         if (footer is not null) { bottom.Add(""); bottom.Add(footer); }
         var room = Math.Max(2, height - 1 - top.Count - bottom.Count - 2);
-        var lines = new List<string>(top) { "", $"{Bold}events{Reset} {Dim}(label changes from the double's timeline; the rest polled every 250 ms){Reset}" };
+        var lines = new List<string>(top) { "", $"{Bold}events{Reset} {Dim}(label and endpoint changes from the double's timelines; the rest polled every 250 ms){Reset}" };
         lines.AddRange(events.Skip(Math.Max(0, events.Count - Math.Min(room, 12))).Select(e => "  " + e.Text));
         lines.AddRange(bottom);
         var sb = new StringBuilder("\x1b[H");
@@ -211,6 +221,9 @@ public sealed class Ui(bool table, DateTimeOffset origin)
         var who = !s.ApiUp ? "(API double not answering)" : labelled.Count == 0 ? "none" : string.Join(", ", labelled.Select(p => p.Name));
         var line = $"Pods labelled {SidecarSet.Label}={SidecarSet.Master}: {who}";
         yield return labelled.Count > 1 ? C(Bold + Red, line + "  ← MORE THAN ONE") : line;
+        var service = s.ServiceEndpoints is null ? "(API double not answering)" : s.ServiceEndpoints.Count == 0 ? "none" : string.Join(", ", s.ServiceEndpoints);
+        var serviceLine = $"Master Service ({SidecarSet.Label}={SidecarSet.Master}, Ready) endpoints: {service}";
+        yield return s.ServiceEndpoints is { Count: 1 } ? serviceLine : C(Yellow, serviceLine);
     }
 
     static string RoleText(PodState p) => p.Role switch

@@ -97,15 +97,34 @@ public static class RedisReplies
     {
         if (masterAddress is null) return SentinelAnswer.Failed(sentinel, $"does not know master set '{setName}'");
         if (ToNode(masterAddress, out var error) is not { } node) return SentinelAnswer.Failed(sentinel, error!);
-        var fields = master?.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal) ?? [];
-        var flags = fields.GetValueOrDefault("flags") ?? "";
-        return new SentinelAnswer(sentinel, node, flags.Contains("failover_in_progress", StringComparison.Ordinal), null, Long(fields.GetValueOrDefault("config-epoch")));
+        var entry = SentinelEntry(master ?? []);
+        return new SentinelAnswer(sentinel, node, entry.HasFlag("failover_in_progress"), null, entry.ConfigEpoch);
     }
+
+    /// <summary>One row of <c>SENTINEL MASTER</c>, <c>SENTINEL REPLICAS</c> or <c>SENTINEL SENTINELS</c>, as StackExchange.Redis types it.</summary>
+    public static SentinelEntry SentinelEntry(KeyValuePair<string, string>[] fields)
+    {
+        var d = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in fields) d[key] = value;
+        var flags = (d.GetValueOrDefault("flags") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        return new SentinelEntry(
+            ToNode(d.GetValueOrDefault("ip"), d.GetValueOrDefault("port")),
+            flags,
+            d.GetValueOrDefault("runid") ?? "",
+            Long(d.GetValueOrDefault("config-epoch")),
+            ToNode(d.GetValueOrDefault("master-host"), d.GetValueOrDefault("master-port")),
+            d.GetValueOrDefault("master-link-status") == "ok",
+            d.TryGetValue("slave-priority", out var p) || d.TryGetValue("replica-priority", out p) ? (int)Long(p, -1) : null);
+    }
+
+    /// <summary>Whether a Sentinel is in TILT, from its <c>INFO sentinel</c>.</summary>
+    public static bool Tilt(IEnumerable<IGrouping<string, KeyValuePair<string, string>>> sentinelInfo) =>
+        Flatten(sentinelInfo).GetValueOrDefault("sentinel_tilt") == "1";
 
     /// <summary>A Sentinel as a handover sees it: its answer plus whether it is in TILT (<c>INFO sentinel</c>).</summary>
     public static SentinelProbe Probe(SentinelAnswer answer, IEnumerable<IGrouping<string, KeyValuePair<string, string>>>? sentinelInfo) =>
         new(answer.Sentinel, answer.Error, answer.Master, answer.ConfigEpoch,
-            sentinelInfo is not null && Flatten(sentinelInfo).GetValueOrDefault("sentinel_tilt") == "1", answer.FailoverInProgress);
+            sentinelInfo is not null && Tilt(sentinelInfo), answer.FailoverInProgress);
 
     /// <summary>The promoted replica named by a <c>+promoted-slave</c> message: <c>slave &lt;name&gt; &lt;ip&gt; &lt;port&gt; @ &lt;set&gt; &lt;ip&gt; &lt;port&gt;</c>.</summary>
     public static NodeAddress? PromotedReplica(string? message, string setName)
@@ -123,4 +142,22 @@ public static class RedisReplies
 
     static long Long(string? s, long fallback = 0) =>
         long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v) ? v : fallback;
+}
+
+/// <summary>
+/// One row of a Sentinel's tables (<c>SENTINEL MASTER</c> / <c>REPLICAS</c> / <c>SENTINELS</c>): the fields the programs,
+/// the test harness and the benchmark read. <see cref="Address"/> and <see cref="MasterOf"/> are validated (null when invalid).
+/// </summary>
+/// <param name="Flags">e.g. <c>master</c>, <c>slave</c>, <c>s_down,slave</c>, <c>master,failover_in_progress</c>.</param>
+/// <param name="MasterOf">A replica's master (<c>master-host</c>/<c>master-port</c>).</param>
+/// <param name="LinkOk">A replica's <c>master-link-status</c> is <c>ok</c>.</param>
+/// <param name="ReplicaPriority">A replica's <c>slave-priority</c>, as Sentinel last read it from the replica.</param>
+public sealed record SentinelEntry(NodeAddress? Address, IReadOnlyList<string> Flags, string RunId, long ConfigEpoch, NodeAddress? MasterOf, bool LinkOk, int? ReplicaPriority)
+{
+    public bool HasFlag(string flag) => Flags.Contains(flag, StringComparer.Ordinal);
+
+    /// <summary>Exactly the one flag <paramref name="role"/> (<c>master</c> or <c>slave</c>): no down state, no failover.</summary>
+    public bool Plain(string role) => Flags is [var only] && only == role;
+
+    public string FlagText => string.Join(',', Flags);
 }

@@ -2,6 +2,8 @@
 //   dotnet KubeApiDouble.dll --listen 127.0.0.1:PORT --kubeconfig PATH --namespace NS
 //       --pods redis-0,redis-1,redis-2 [--statefulset redis] [--readiness-gate TYPE]... [--label POD:KEY=VALUE]...
 //       [--latency-ms 4] [--watch-expiry-seconds 1800] [--bookmark-seconds 60] [--watch-history-seconds 75]
+//       [--readiness-probe POD=URL]... [--probe-period-ms 10000] [--probe-failure-threshold 3]
+//   --readiness-probe: the kubelet's part (KubeApiServer.ProbeReadiness), so /_double/endpoints shows a Service's ready endpoints.
 // Prints exactly one line, "listening on http://HOST:PORT", once it accepts connections.
 using System.Net;
 using System.Runtime.InteropServices;
@@ -9,7 +11,7 @@ using RedisSidecars.KubeApiDouble;
 
 const string Usage = "usage: KubeApiDouble --listen HOST:PORT [--kubeconfig PATH] [--namespace NS] [--pods a,b,c] [--statefulset NAME] "
     + "[--readiness-gate TYPE]... [--label POD:KEY=VALUE]... [--latency-ms N] [--watch-expiry-seconds N] [--bookmark-seconds N] "
-    + "[--watch-history-seconds N]";
+    + "[--watch-history-seconds N] [--readiness-probe POD=URL]... [--probe-period-ms N] [--probe-failure-threshold N]";
 
 var listen = new IPEndPoint(IPAddress.Loopback, 0);
 string? kubeconfig = null;
@@ -18,6 +20,8 @@ List<string> pods = [];
 List<string> gates = [];
 List<(string Pod, string Key, string Value)> labels = [];
 string? statefulSet = null;
+List<(string Pod, Uri Url)> probes = [];
+var probe = ProbeSettings.KubeletDefaults;
 var options = new KubeApiOptions();
 try
 {
@@ -65,6 +69,19 @@ try
             case "--watch-history-seconds":
                 options = options with { WatchHistory = TimeSpan.FromSeconds(NonNegative("--watch-history-seconds", Next())) };
                 break;
+            case "--readiness-probe":
+                var probeSpec = Next();
+                var eq = probeSpec.IndexOf('=', StringComparison.Ordinal);
+                probes.Add(eq > 0 && Uri.TryCreate(probeSpec[(eq + 1)..], UriKind.Absolute, out var url) && url.Scheme == Uri.UriSchemeHttp
+                    ? (probeSpec[..eq], url)
+                    : throw new ArgumentException($"--readiness-probe '{probeSpec}' is not POD=http://HOST:PORT/PATH"));
+                break;
+            case "--probe-period-ms":
+                probe = probe with { Period = TimeSpan.FromMilliseconds(Positive("--probe-period-ms", Next())) };
+                break;
+            case "--probe-failure-threshold":
+                probe = probe with { FailureThreshold = Positive("--probe-failure-threshold", Next()) };
+                break;
             case "--help" or "-h":
                 Console.WriteLine(Usage);
                 return 0;
@@ -90,6 +107,11 @@ foreach (var pod in pods)
 {
     var podLabels = labels.Where(l => l.Pod == pod).ToDictionary(l => l.Key, l => l.Value);
     api.AddPod(ns, pod, podLabels, gates);
+}
+
+foreach (var (pod, url) in probes)
+{
+    api.ProbeReadiness(ns, pod, url, probe);
 }
 
 if (kubeconfig is not null)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using RedisSidecars.Core.Addressing;
 using RedisSidecars.Core.Discovery;
@@ -152,23 +153,9 @@ public sealed class RedisSet : IAsyncDisposable
         return init;
     }
 
-    public void StartServer(Node n)
-    {
-        var psi = new ProcessStartInfo(n.Kind == NodeKind.Redis ? Tools.RedisServer : Tools.RedisSentinel)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        psi.ArgumentList.Add(n.ConfPath);
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        ProcessRegistry.Track(p);
-        n.Process = p;
-    }
+    /// <summary>Starts the node's server on the config redis-init wrote (the server logs to its own file).</summary>
+    public void StartServer(Node n, bool newSession = false) =>
+        n.Process = Programs.Start(n.Kind == NodeKind.Redis ? Tools.RedisServer : Tools.RedisSentinel, [n.ConfPath], newSession: newSession);
 
     /// <summary>Cold start: Redis pods in ordinal order, then Sentinels, as StatefulSets with OrderedReady do.</summary>
     public async Task StartAllAsync()
@@ -205,18 +192,15 @@ public sealed class RedisSet : IAsyncDisposable
         return o;
     }
 
-    /// <summary>One command on a fresh connection; null when the node does not answer.</summary>
-    public Task<RedisResult?> TryExecAsync(Node n, string command, params object[] args) =>
-        TryServerAsync<RedisResult?>(n, async server => await server.ExecuteAsync(command, args));
-
-    /// <summary>One typed call on a fresh connection to <paramref name="n"/>; default when the node does not answer.</summary>
-    public async Task<T?> TryServerAsync<T>(Node n, Func<IServer, Task<T>> call)
+    /// <summary>
+    /// One typed call (e.g. <c>s =&gt; s.RoleAsync()</c>, <c>s =&gt; s.SentinelMasterAsync(MasterSet)</c>) on a fresh connection;
+    /// default when the node does not answer or answers with an error.
+    /// </summary>
+    public async Task<T?> TryAsync<T>(Node n, Func<IServer, Task<T>> call)
     {
         try
         {
-            var o = Options(n);
-            o.AbortOnConnectFail = true;
-            await using var mux = await ConnectionMultiplexer.ConnectAsync(o).WaitAsync(TimeSpan.FromSeconds(3));
+            await using var mux = await ConnectAsync(n);
             return await call(mux.GetServer(n.Ip, n.Port)).WaitAsync(TimeSpan.FromSeconds(3));
         }
         catch (Exception e) when (e is RedisException or TimeoutException) { return default; }
@@ -224,23 +208,49 @@ public sealed class RedisSet : IAsyncDisposable
 
     /// <summary>A Redis pod's <c>INFO replication</c> through <see cref="RedisReplies.LocalState"/>; null when it does not answer.</summary>
     public Task<LocalRedisState?> ReplicationAsync(Node n) =>
-        TryServerAsync<LocalRedisState?>(n, async server => RedisReplies.LocalState(await server.InfoAsync("replication")));
+        TryAsync<LocalRedisState?>(n, async server => RedisReplies.LocalState(await server.InfoAsync("replication")));
 
     /// <summary>A Sentinel's answer (address, config epoch, failover in progress) as the programs read it (<see cref="DiscoveryClient.AskAsync"/>).</summary>
     public async Task<SentinelAnswer?> SentinelAnswerAsync(Node sentinel)
     {
         var address = new NodeAddress(sentinel.Ip, sentinel.Port);
-        return await TryServerAsync<SentinelAnswer?>(sentinel, async server => await DiscoveryClient.AskAsync(server, address, MasterSet, TimeSpan.FromSeconds(3), CancellationToken.None)) is { Answered: true } a ? a : null;
+        return await TryAsync<SentinelAnswer?>(sentinel, async server => await DiscoveryClient.AskAsync(server, address, MasterSet, TimeSpan.FromSeconds(3), CancellationToken.None)) is { Answered: true } a ? a : null;
     }
+
+    /// <summary>A connection to one node that fails at once when the node does not answer (no reconnecting in the background).</summary>
+    public async Task<ConnectionMultiplexer> ConnectAsync(Node n, int timeoutMs = 1000, CancellationToken ct = default)
+    {
+        var o = Options(n, timeoutMs);
+        o.AbortOnConnectFail = true;
+        return await ConnectionMultiplexer.ConnectAsync(o).WaitAsync(TimeSpan.FromMilliseconds(timeoutMs * 3), ct);
+    }
+
+    /// <summary>One command StackExchange.Redis does not type (SET, DBSIZE, SENTINEL SET, …) on a fresh connection; null when the node does not answer.</summary>
+    public Task<RedisResult?> TryExecAsync(Node n, string command, params object[] args) => TryAsync(n, s => s.ExecuteAsync(command, args))!;
 
     public async Task<bool> PingAsync(Node n) => (await TryExecAsync(n, "PING"))?.ToString() == "PONG";
 
-    /// <summary>The master a Sentinel names, as host:port, or null.</summary>
-    public async Task<string?> SentinelMasterAsync(Node sentinel)
-    {
-        var r = await TryExecAsync(sentinel, "SENTINEL", "get-master-addr-by-name", MasterSet);
-        return r is null || r.IsNull ? null : $"{(string?)r[0]}:{(string?)r[1]}";
-    }
+    /// <summary>SENTINEL FAILOVER on <paramref name="sentinel"/>; true when it accepted (false: refused, e.g. -NOGOODSLAVE, or no answer).</summary>
+    public async Task<bool> TryFailoverAsync(Node sentinel) =>
+        await TryAsync(sentinel, async s => { await s.SentinelFailoverAsync(MasterSet); return "OK"; }) is not null;
+
+    /// <summary>The master a Sentinel names (<c>get-master-addr-by-name</c>), as host:port, or null.</summary>
+    public async Task<string?> SentinelMasterAsync(Node sentinel) =>
+        await TryAsync(sentinel, s => s.SentinelGetMasterAddressByNameAsync(MasterSet)) is { } e && RedisReplies.ToNode(e, out _) is { } node ? node.ToString() : null;
+
+    /// <summary>A Sentinel's <c>SENTINEL MASTER</c> row, or null.</summary>
+    public async Task<SentinelEntry?> SentinelMasterEntryAsync(Node sentinel) =>
+        await TryAsync(sentinel, s => s.SentinelMasterAsync(MasterSet)) is { } row ? RedisReplies.SentinelEntry(row) : null;
+
+    /// <summary>A Sentinel's <c>SENTINEL REPLICAS</c> or <c>SENTINEL SENTINELS</c> table, or null.</summary>
+    public async Task<IReadOnlyList<SentinelEntry>?> SentinelTableAsync(Node sentinel, bool sentinels = false) =>
+        await TryAsync(sentinel, s => sentinels ? s.SentinelSentinelsAsync(MasterSet) : s.SentinelReplicasAsync(MasterSet)) is { } rows
+            ? [.. rows.Select(RedisReplies.SentinelEntry)]
+            : null;
+
+    /// <summary>Whether a Sentinel is in TILT (null: no answer).</summary>
+    public async Task<bool?> SentinelTiltAsync(Node sentinel) =>
+        await TryAsync(sentinel, s => s.InfoAsync("sentinel")) is { } info ? RedisReplies.Tilt(info) : null;
 
     /// <summary>The master every running Sentinel agrees on, or null.</summary>
     public async Task<string?> AgreedMasterAsync()
@@ -250,7 +260,11 @@ public sealed class RedisSet : IAsyncDisposable
         return answers.Count > 0 && answers.All(a => a is not null && a == answers[0]) ? answers[0] : null;
     }
 
-    public async Task<string?> RoleAsync(Node n) => (await TryServerAsync(n, server => server.RoleAsync()))?.Value;
+    /// <summary><c>ROLE</c>, typed (<see cref="Role.Master"/>, <see cref="Role.Replica"/>), or null.</summary>
+    public Task<Role?> RoleOfAsync(Node n) => TryAsync(n, s => s.RoleAsync())!;
+
+    /// <summary>"master" or "slave" (<c>ROLE</c>'s first element), or null.</summary>
+    public async Task<string?> RoleAsync(Node n) => (await RoleOfAsync(n))?.Value;
 
     /// <summary>Replicas the master lists as state=online (synced, not merely connected).</summary>
     public async Task<int> OnlineReplicasAsync(Node master) => (await ReplicationAsync(master))?.OnlineReplicas.Count ?? 0;
@@ -260,13 +274,12 @@ public sealed class RedisSet : IAsyncDisposable
     /// Forcing the next failover earlier races Sentinel's own reconfiguration of the last one (a node promoted by
     /// the new failover can be turned back into a replica by a late +convert-to-slave of the previous one).
     /// </summary>
-    public async Task<Node> WaitForSettledAsync(TimeSpan timeout)
+    public async Task<Node> WaitForSettledAsync(TimeSpan timeout, CancellationToken ct = default)
     {
-        Node? settled = null;
-        string? why = null;
-        await WaitUntilAsync(async () => ((settled, why) = await SettledAsync()).Item1 is not null, timeout,
-            () => $"Sentinel settled (one master, same epoch everywhere, every replica linked to it); last: {why}");
-        return settled!;
+        (Node? Master, string? Why) last = default;
+        await WaitUntilAsync(async () => (last = await SettledAsync()).Master is not null, timeout,
+            "Sentinel settled (one master, same epoch everywhere, every replica linked to it)", ct, () => last.Why);
+        return last.Master!;
     }
 
     /// <summary>
@@ -284,35 +297,30 @@ public sealed class RedisSet : IAsyncDisposable
         var sentinels = Sentinels.Where(s => s.Running && !skip.Contains(s)).ToArray();
         if (sentinels.Length == 0) return (null, "no Sentinel running");
         var up = Redis.Where(n => n.Running && !skip.Contains(n)).ToArray();
-        string? master = null, epoch = null;
+        NodeAddress? master = null;
+        long epoch = 0;
         foreach (var s in sentinels)
         {
-            var fields = await TryServerAsync(s, server => server.SentinelMasterAsync(MasterSet));
-            if (fields is null) return (null, $"{s.Name} does not answer SENTINEL MASTER");
-            var d = fields.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-            var address = $"{d.GetValueOrDefault("ip")}:{d.GetValueOrDefault("port")}";
-            if (d.GetValueOrDefault("flags") != "master") return (null, $"{s.Name}: master {address} flags={d.GetValueOrDefault("flags")}");
-            if (master is null) { master = address; epoch = d.GetValueOrDefault("config-epoch"); }
-            else if (master != address || epoch != d.GetValueOrDefault("config-epoch"))
-                return (null, $"Sentinels disagree: {sentinels[0].Name} names {master} (epoch {epoch}), {s.Name} names {address} (epoch {d.GetValueOrDefault("config-epoch")})");
+            if (await SentinelMasterEntryAsync(s) is not { Address: { } address } m) return (null, $"{s.Name} does not answer SENTINEL MASTER");
+            if (!m.Plain("master")) return (null, $"{s.Name}: master {address} flags={m.FlagText}");
+            if (master is null) (master, epoch) = (address, m.ConfigEpoch);
+            else if (master != address || epoch != m.ConfigEpoch)
+                return (null, $"Sentinels disagree: {sentinels[0].Name} names {master} (epoch {epoch}), {s.Name} names {address} (epoch {m.ConfigEpoch})");
         }
-        var node = Redis.FirstOrDefault(n => n.Address == master);
+        var node = Redis.FirstOrDefault(n => n.Address == master.ToString());
         if (node is null) return (null, $"Sentinels name an unknown address {master}");
         if (node == notMaster) return (null, $"Sentinels still name {node.Name}");
         if (!up.Contains(node)) return (null, $"Sentinels name {node.Name}, which is down");
         var expected = up.Where(n => n != node).ToArray();
         foreach (var s in sentinels)
         {
-            var replicas = await TryServerAsync(s, server => server.SentinelReplicasAsync(MasterSet));
-            if (replicas is null) return (null, $"{s.Name} does not answer SENTINEL REPLICAS");
+            if (await SentinelTableAsync(s) is not { } replicas) return (null, $"{s.Name} does not answer SENTINEL REPLICAS");
             foreach (var r in expected)
             {
-                var entry = replicas.Select(e => e.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal))
-                    .FirstOrDefault(e => $"{e.GetValueOrDefault("ip")}:{e.GetValueOrDefault("port")}" == r.Address);
+                var entry = replicas.FirstOrDefault(e => e.Address?.ToString() == r.Address);
                 if (entry is null) return (null, $"{s.Name} does not list {r.Name} as a replica");
-                if (entry.GetValueOrDefault("flags") != "slave" || entry.GetValueOrDefault("master-link-status") != "ok"
-                    || $"{entry.GetValueOrDefault("master-host")}:{entry.GetValueOrDefault("master-port")}" != master)
-                    return (null, $"{s.Name} lists {r.Name} with flags={entry.GetValueOrDefault("flags")} link={entry.GetValueOrDefault("master-link-status")} master={entry.GetValueOrDefault("master-host")}:{entry.GetValueOrDefault("master-port")}");
+                if (!entry.Plain("slave") || !entry.LinkOk || entry.MasterOf != master)
+                    return (null, $"{s.Name} lists {r.Name} with flags={entry.FlagText} link={(entry.LinkOk ? "ok" : "down")} master={entry.MasterOf}");
             }
         }
         var state = await ReplicationAsync(node);
@@ -324,12 +332,10 @@ public sealed class RedisSet : IAsyncDisposable
 
     public Node NodeAt(string address) => Redis.Concat(Sentinels).Single(n => n.Address == address);
 
-    public Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what) =>
-        Wait.UntilAsync(condition, timeout, what, () => Task.FromResult(Diagnostics()));
-
-    /// <summary>Like <see cref="WaitUntilAsync(Func{Task{bool}}, TimeSpan, string)"/>, with the description taken when it times out (it may name the last state seen).</summary>
-    public Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what) =>
-        Wait.UntilAsync(condition, timeout, what, () => Task.FromResult(Diagnostics()));
+    /// <summary>The one wait (<see cref="Wait.UntilAsync"/>) with this set's log tails as diagnostics.</summary>
+    public Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, CancellationToken ct = default,
+        Func<string?>? why = null, TimeSpan? poll = null) =>
+        Wait.UntilAsync(condition, timeout, what, () => Task.FromResult(Diagnostics()), ct, why, poll);
 
     /// <summary>The tail of every server's log, for failure messages.</summary>
     public string Diagnostics()

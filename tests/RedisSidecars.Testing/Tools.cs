@@ -64,6 +64,53 @@ public static class Tools
     }
 }
 
+/// <summary>Every long-running program the harness, the benchmark and the demo start (servers, sidecars, the API double).</summary>
+public static class Programs
+{
+    static readonly string? SetsidPath = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
+
+    /// <summary>
+    /// Starts <paramref name="file"/>: tracked by <see cref="ProcessRegistry"/>; stdout and stderr line by line to
+    /// <paramref name="log"/> (appended, closed once both streams end) and <paramref name="onLine"/>. <paramref name="env"/>
+    /// null inherits this process's environment, else it is exactly that (plus PATH). <paramref name="newSession"/>: in its
+    /// own session (setsid, same pid), so a Ctrl-C in the terminal reaches only this process, which stops it in order.
+    /// </summary>
+    public static Process Start(string file, IEnumerable<string> args, IDictionary<string, string>? env = null, string? log = null,
+        Action<string>? onLine = null, bool newSession = false)
+    {
+        var setsid = newSession ? SetsidPath : null;
+        var psi = new ProcessStartInfo(setsid ?? file) { UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        if (setsid is not null) psi.ArgumentList.Add(file); // a child of ours is not a group leader, so setsid just execs
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        if (env is not null)
+        {
+            psi.Environment.Clear();
+            psi.Environment["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin";
+            foreach (var (k, v) in env) psi.Environment[k] = v;
+        }
+        var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
+        ProcessRegistry.Track(p);
+        var writer = log is null ? null : new StreamWriter(log, append: true) { AutoFlush = true };
+        var open = 2;
+        void OnData(object? _, DataReceivedEventArgs e)
+        {
+            if (e.Data is null)
+            {
+                if (Interlocked.Decrement(ref open) == 0 && writer is not null) lock (writer) writer.Dispose();
+                return;
+            }
+            onLine?.Invoke(e.Data);
+            if (writer is not null) lock (writer) { try { writer.WriteLine(e.Data); } catch (ObjectDisposedException) { } }
+        }
+        p.OutputDataReceived += OnData;
+        p.ErrorDataReceived += OnData;
+        p.EnableRaisingEvents = true;
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+}
+
 /// <summary>Every process a test starts, killed when the test host exits even if a test forgot.</summary>
 public static class ProcessRegistry
 {
@@ -139,20 +186,22 @@ public static class LoopbackBlocks
 /// <summary>Polling waits with a bound, failing with the caller's diagnostics (server logs, container logs).</summary>
 public static class Wait
 {
-    /// <summary>Polls <paramref name="condition"/> every 100 ms until it holds; after <paramref name="timeout"/> throws a TimeoutException naming <paramref name="what"/>, with the diagnostics.</summary>
-    public static Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, Func<Task<string>> diagnostics) =>
-        UntilAsync(condition, timeout, () => what, diagnostics);
-
-    /// <summary>Like the other overload, with the description taken when it times out (it may name the last state seen).</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what, Func<Task<string>> diagnostics)
+    /// <summary>
+    /// The one wait of the test harnesses, the benchmark and the demo: polls <paramref name="condition"/> every
+    /// <paramref name="poll"/> (default 100 ms) until it holds; else a <see cref="TimeoutException"/> naming
+    /// <paramref name="what"/>, the last <paramref name="why"/> and the diagnostics.
+    /// </summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, Func<Task<string>> diagnostics,
+        CancellationToken ct = default, Func<string?>? why = null, TimeSpan? poll = null)
     {
         var sw = Stopwatch.StartNew();
         while (sw.Elapsed < timeout)
         {
             if (await condition()) return;
-            await Task.Delay(100);
+            await Task.Delay(poll ?? TimeSpan.FromMilliseconds(100), ct);
         }
-        throw new TimeoutException($"timed out after {timeout.TotalSeconds:0}s waiting until {what()}\n{await diagnostics()}");
+        var reason = why?.Invoke() is { } r ? $" (last: {r})" : "";
+        throw new TimeoutException($"timed out after {timeout.TotalSeconds:0}s waiting until {what}{reason}\n{await diagnostics()}");
     }
 }
 

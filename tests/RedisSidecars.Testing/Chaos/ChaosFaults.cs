@@ -201,7 +201,7 @@ public sealed partial class ChaosRunner
                 var resumed = DateTime.UtcNow;
                 var inTilt = 0;
                 foreach (var x in paused)
-                    if (await set.TryServerAsync(x, server => server.InfoAsync("sentinel")) is { } info
+                    if (await set.TryAsync(x, server => server.InfoAsync("sentinel")) is { } info
                         && RedisReplies.Flatten(info).GetValueOrDefault("sentinel_tilt") == "1") inTilt++;
                 // Sentinel leaves TILT 30 s after the last time anomaly (the resume).
                 if (inTilt == paused.Count) tiltUntil = resumed + TimeSpan.FromSeconds(30);
@@ -216,7 +216,7 @@ public sealed partial class ChaosRunner
                 if (ReplicaAt(m, f.Target) is not { } r) { st.Notes.Add("no running replica to resync"); return null; }
                 // Redis' own test knob: a sleep per key while the master produces the sync's RDB, so the full sync lasts
                 // about the planned time whatever the dataset's size (negative = one 1 µs sleep every N keys).
-                var keys = await set.TryServerAsync(m, server => server.DatabaseSizeAsync());
+                var keys = await set.TryAsync(m, server => server.DatabaseSizeAsync());
                 var delay = SaveDelay(keys, Seconds(f.Seconds));
                 await set.TryExecAsync(m, "CONFIG", "SET", "rdb-key-save-delay", delay.ToString(CultureInfo.InvariantCulture));
                 set.Kill(r);
@@ -485,7 +485,7 @@ public sealed partial class ChaosRunner
     {
         try
         {
-            var reply = await set.TryServerAsync(n, server => server.ExecuteAsync("SET", $"chaos:probe:{step}", "1").WaitAsync(timeout));
+            var reply = await set.TryAsync(n, server => server.ExecuteAsync("SET", $"chaos:probe:{step}", "1").WaitAsync(timeout));
             return reply?.ToString() == "OK" ? null : $"got no answer within {timeout.TotalSeconds:0}s (paused or unreachable)";
         }
         catch (StackExchange.Redis.RedisServerException e) { return $"was refused: {e.Message}"; }
@@ -602,7 +602,7 @@ public sealed partial class ChaosRunner
         if (settledMaster == restarted || role != "slave")
             Violate("empty-restart-guard", $"{restarted.Name} restarted with an empty data dir is {role ?? "unreachable"}; Sentinels' master is {settledMaster.Name}");
         else Count("empty-restart-guard");
-        var keys = await set.TryServerAsync(settledMaster, server => server.DatabaseSizeAsync());
+        var keys = await set.TryAsync(settledMaster, server => server.DatabaseSizeAsync());
         st.Notes.Add($"{restarted.Name} is a replica again; master {settledMaster.Name} holds {keys} keys");
     }
 }

@@ -1,12 +1,7 @@
+using RedisSidecars.Redis;
 using RedisSidecars.Core.Rendering;
 
 namespace RedisSidecars.Testing.Chaos;
-
-/// <summary>One row of <c>SENTINEL replicas</c> / <c>SENTINEL sentinels</c>.</summary>
-public sealed record SentinelTableEntry(string Address, string RunId, string Flags)
-{
-    public override string ToString() => $"{Address}(runid={(RunId.Length > 8 ? RunId[..8] : RunId)} flags={Flags})";
-}
 
 /// <summary>
 /// Invariant 4: a Sentinel's tables list exactly the other Redis pods as replicas and exactly the other
@@ -15,20 +10,6 @@ public sealed record SentinelTableEntry(string Address, string RunId, string Fla
 /// </summary>
 public static class SentinelTables
 {
-    /// <summary><c>SENTINEL REPLICAS</c> (<paramref name="table"/> "replicas") or <c>SENTINEL SENTINELS</c> ("sentinels"); null when it does not answer.</summary>
-    public static async Task<IReadOnlyList<SentinelTableEntry>?> ReadAsync(RedisSet set, Node sentinel, string table)
-    {
-        var rows = await set.TryServerAsync(sentinel, server => table == "replicas"
-            ? server.SentinelReplicasAsync(RedisSet.MasterSet)
-            : server.SentinelSentinelsAsync(RedisSet.MasterSet));
-        return rows?.Select(row =>
-        {
-            var fields = row.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-            string F(string k) => fields.GetValueOrDefault(k) ?? "";
-            return new SentinelTableEntry($"{F("ip")}:{F("port")}", F("runid"), F("flags"));
-        }).ToList();
-    }
-
     /// <summary>The myid redis-init writes for a Sentinel pod.</summary>
     public static string ExpectedMyId(RedisSet set, Node sentinel) =>
         SentinelConfRenderer.MyId(set.EnvFor(sentinel)["POD_NAMESPACE"], sentinel.Name);
@@ -38,33 +19,35 @@ public static class SentinelTables
     /// the master's INFO) cannot list them yet; if it does, once.</param>
     public static async Task<string?> ProblemAsync(RedisSet set, Node sentinel, Node master, IReadOnlyCollection<Node>? down = null)
     {
-        var replicas = await ReadAsync(set, sentinel, "replicas");
-        var peers = await ReadAsync(set, sentinel, "sentinels");
+        var replicas = await set.SentinelTableAsync(sentinel);
+        var peers = await set.SentinelTableAsync(sentinel, sentinels: true);
         if (replicas is null || peers is null) return $"{sentinel.Name}: SENTINEL replicas/sentinels did not answer";
         var problems = new List<string>();
 
         var expectedReplicas = set.Redis.Where(n => n != master).Select(n => n.Address).ToHashSet();
-        foreach (var g in replicas.GroupBy(e => e.Address))
+        foreach (var g in replicas.GroupBy(e => e.Address?.ToString() ?? "?"))
         {
-            if (!expectedReplicas.Contains(g.Key)) problems.Add($"unknown replica entry {string.Join(",", g)}");
-            else if (g.Count() > 1) problems.Add($"duplicate replica entries {string.Join(",", g)}");
+            if (!expectedReplicas.Contains(g.Key)) problems.Add($"unknown replica entry {string.Join(",", g.Select(Show))}");
+            else if (g.Count() > 1) problems.Add($"duplicate replica entries {string.Join(",", g.Select(Show))}");
         }
-        foreach (var missing in expectedReplicas.Where(a => replicas.All(e => e.Address != a) && down?.Any(d => d.Address == a) != true))
+        foreach (var missing in expectedReplicas.Where(a => replicas.All(e => e.Address?.ToString() != a) && down?.Any(d => d.Address == a) != true))
             problems.Add($"replica {missing} missing");
 
         var expectedPeers = set.Sentinels.Where(n => n != sentinel).ToDictionary(n => n.Address, n => ExpectedMyId(set, n));
-        foreach (var g in peers.GroupBy(e => e.Address))
+        foreach (var g in peers.GroupBy(e => e.Address?.ToString() ?? "?"))
         {
-            if (!expectedPeers.TryGetValue(g.Key, out var id)) problems.Add($"unknown sentinel entry {string.Join(",", g)}");
-            else if (g.Count() > 1) problems.Add($"duplicate sentinel entries {string.Join(",", g)}");
-            else if (g.Single().RunId != id) problems.Add($"sentinel entry {g.Single()} has runid != deterministic myid {id[..8]}");
+            if (!expectedPeers.TryGetValue(g.Key, out var id)) problems.Add($"unknown sentinel entry {string.Join(",", g.Select(Show))}");
+            else if (g.Count() > 1) problems.Add($"duplicate sentinel entries {string.Join(",", g.Select(Show))}");
+            else if (g.Single().RunId != id) problems.Add($"sentinel entry {Show(g.Single())} has runid != deterministic myid {id[..8]}");
         }
         foreach (var g in peers.GroupBy(e => e.RunId).Where(g => g.Count() > 1))
-            problems.Add($"sentinel runid {g.Key[..Math.Min(8, g.Key.Length)]} listed {g.Count()} times: {string.Join(",", g)}");
-        foreach (var missing in expectedPeers.Keys.Where(a => peers.All(e => e.Address != a)))
+            problems.Add($"sentinel runid {g.Key[..Math.Min(8, g.Key.Length)]} listed {g.Count()} times: {string.Join(",", g.Select(Show))}");
+        foreach (var missing in expectedPeers.Keys.Where(a => peers.All(e => e.Address?.ToString() != a)))
             problems.Add($"sentinel {missing} missing");
 
         return problems.Count == 0 ? null
-            : $"{sentinel.Name} (master {master.Name}): {string.Join("; ", problems)} | replicas=[{string.Join(", ", replicas)}] sentinels=[{string.Join(", ", peers)}]";
+            : $"{sentinel.Name} (master {master.Name}): {string.Join("; ", problems)} | replicas=[{string.Join(", ", replicas.Select(Show))}] sentinels=[{string.Join(", ", peers.Select(Show))}]";
     }
+
+    static string Show(SentinelEntry e) => $"{e.Address}(runid={(e.RunId.Length > 8 ? e.RunId[..8] : e.RunId)} flags={e.FlagText})";
 }

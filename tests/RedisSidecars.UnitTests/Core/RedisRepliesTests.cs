@@ -394,4 +394,64 @@ public sealed class RedisRepliesTests
         Assert.Equal("master", d["role"]);
         Assert.Equal("1", d["loading"]);
     }
+
+    // --- SentinelEntry: one row of SENTINEL MASTER / REPLICAS / SENTINELS ---
+
+    static KeyValuePair<string, string>[] Row(params string[] kv) =>
+        [.. kv.Chunk(2).Select(p => new KeyValuePair<string, string>(p[0], p[1]))];
+
+    [Fact]
+    public void SentinelEntry_ReplicaRow_AddressFlagsLinkMasterAndPriority()
+    {
+        // Captured from redis-sentinel 7.0 (SENTINEL REPLICAS mymaster, abridged).
+        var e = RedisReplies.SentinelEntry(Row("name", "127.0.1.2:6379", "ip", "127.0.1.2", "port", "6379", "runid", "8f1c", "flags", "slave",
+            "master-link-status", "ok", "master-host", "127.0.1.1", "master-port", "6379", "slave-priority", "100"));
+
+        Assert.Equal("127.0.1.2:6379", e.Address.ToString());
+        Assert.True(e.Plain("slave"));
+        Assert.True(e.LinkOk);
+        Assert.Equal("127.0.1.1:6379", e.MasterOf.ToString());
+        Assert.Equal(100, e.ReplicaPriority);
+        Assert.Equal("8f1c", e.RunId);
+    }
+
+    [Theory]
+    [InlineData("s_down,slave", "slave", false)]
+    [InlineData("master,failover_in_progress", "master", false)]
+    [InlineData("master", "master", true)]
+    [InlineData("", "master", false)]
+    public void SentinelEntry_Flags_PlainOnlyWithTheOneRoleFlag(string flags, string role, bool plain)
+    {
+        var e = RedisReplies.SentinelEntry(Row("flags", flags));
+
+        Assert.Equal(plain, e.Plain(role));
+        Assert.Equal(flags, e.FlagText);
+    }
+
+    [Fact]
+    public void SentinelEntry_LinkDownInjectedHostMissingFields_NoAddressesNotLinked()
+    {
+        var e = RedisReplies.SentinelEntry(Row("ip", "1.2.3.4\nslaveof evil 6379", "port", "6379", "master-link-status", "err", "master-host", "?"));
+
+        Assert.Null(e.Address);
+        Assert.Null(e.MasterOf);
+        Assert.False(e.LinkOk);
+        Assert.Null(e.ReplicaPriority);
+        Assert.Equal(0, e.ConfigEpoch);
+    }
+
+    [Fact]
+    public void SentinelEntry_MasterRow_ConfigEpoch()
+    {
+        Assert.Equal(7, RedisReplies.SentinelEntry(MasterFields("master", "7")).ConfigEpoch);
+    }
+
+    [Theory]
+    [InlineData("sentinel_tilt:1", true)]
+    [InlineData("sentinel_tilt:0", false)]
+    [InlineData("sentinel_masters:1", false)]
+    public void Tilt_InfoSentinel_AsReported(string line, bool tilt)
+    {
+        Assert.Equal(tilt, RedisReplies.Tilt(Info("# Sentinel\n" + line)));
+    }
 }

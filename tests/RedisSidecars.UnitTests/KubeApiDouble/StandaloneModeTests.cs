@@ -69,7 +69,88 @@ public sealed class StandaloneModeTests
         }
     }
 
+    [Fact]
+    public async Task Main_ReadinessProbe_PodReadyWhileTheUrlAnswers200AndTheServiceEndpointFollows()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        using var stopServing = new CancellationTokenSource();
+        var serving = ServeOkAsync(listener, stopServing.Token);
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            ArgumentList =
+            {
+                Path.Combine(AppContext.BaseDirectory, "KubeApiDouble.dll"), "--listen", "127.0.0.1:0", "--namespace", "demo",
+                "--pods", "redis-0,redis-1", "--label", "redis-0:role=master", "--label", "redis-1:role=replica",
+                "--readiness-probe", $"redis-0=http://127.0.0.1:{port}/readyz", "--probe-period-ms", "100", "--probe-failure-threshold", "1",
+            },
+        };
+        using var process = Process.Start(start)!;
+        try
+        {
+            var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            using var http = new HttpClient { BaseAddress = new Uri(line!["listening on ".Length..]) };
+            async Task<string> ReadyEndpointsAsync()
+            {
+                var changes = (JsonArray)JsonNode.Parse(await http.GetStringAsync("/_double/endpoints?namespace=demo&selector=role%3Dmaster"))!["changes"]!;
+                return changes.Count == 0 ? "" : string.Join(",", ((JsonArray)changes[^1]!["ready"]!).Select(p => (string?)p));
+            }
+
+            var ready = "";
+            for (var i = 0; i < 300 && ready != "redis-0"; i++)
+            {
+                ready = await ReadyEndpointsAsync();
+                if (ready != "redis-0") await Task.Delay(100);
+            }
+
+            Assert.Equal("redis-0", ready);
+
+            await stopServing.CancelAsync(); // the probe's URL stops answering: the pod goes NotReady, the Service has no endpoint
+            listener.Stop();
+            for (var i = 0; i < 300 && ready != ""; i++)
+            {
+                ready = await ReadyEndpointsAsync();
+                if (ready != "") await Task.Delay(100);
+            }
+
+            Assert.Equal("", ready);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+
+            await stopServing.CancelAsync();
+            await serving;
+        }
+
+        static async Task ServeOkAsync(System.Net.Sockets.TcpListener listener, CancellationToken ct)
+        {
+            try
+            {
+                while (!ct.IsCancellationRequested)
+                {
+                    using var client = await listener.AcceptTcpClientAsync(ct);
+                    var stream = client.GetStream();
+                    var buffer = new byte[4096];
+                    _ = await stream.ReadAsync(buffer, ct);
+                    await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray(), ct);
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or System.Net.Sockets.SocketException or IOException or ObjectDisposedException)
+            {
+                // stopped
+            }
+        }
+    }
+
     [Theory]
+    [InlineData("KubeApiDouble: --readiness-probe 'redis-0' is not POD=http://HOST:PORT/PATH", "--readiness-probe", "redis-0")]
     [InlineData("KubeApiDouble: unknown argument '--bogus'", "--bogus")]
     [InlineData("KubeApiDouble: --latency-ms '-3' is not a non-negative whole number", "--latency-ms", "-3")]
     [InlineData("KubeApiDouble: --watch-expiry-seconds '0' must be greater than 0", "--watch-expiry-seconds", "0")]
