@@ -10,6 +10,7 @@ using RedisSidecars.Sidecar.Kubernetes;
 using RedisSidecars.Sidecar.Redis;
 using RedisSidecars.Sidecar.Sentinel;
 using RedisSidecars.Sidecar.Verify;
+using RedisSidecars.Sidecar.Telemetry;
 
 namespace RedisSidecars.Sidecar;
 
@@ -75,7 +76,7 @@ public static class SidecarApp
     static KubeApi? TryKubernetes(SidecarSettings s)
     {
         if (s.KubeConfig is null && !KubernetesClientConfiguration.IsInCluster()) return null;
-        return PodWriter.CreateClient(s);
+        return PodClient.CreateClient(s);
     }
 
     static int Fail(string message)
@@ -95,7 +96,7 @@ public static class SidecarApp
         var metrics = new SidecarMetrics();
 
         KubeApi kube;
-        try { kube = PodWriter.CreateClient(settings); }
+        try { kube = PodClient.CreateClient(settings); }
         catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or IOException or InvalidOperationException)
         {
             return Fail($"cannot build a Kubernetes client ({e.GetType().Name}); expected KUBECONFIG to name a valid kubeconfig, or an in-cluster service account");
@@ -103,7 +104,7 @@ public static class SidecarApp
         var facts = new KubeFactsWatcher(kube, settings, logger, metrics, time, new KubeWatchOptions { ResyncInterval = settings.KubeResyncInterval });
         // Short bounds: the applier retries on its own and re-plans from the watch between attempts, so a failing
         // condition write never holds a demotion's label write back for long.
-        var pods = new PodWriter(kube, settings, logger, metrics, time, facts, new PodWriteOptions { AttemptTimeout = TimeSpan.FromSeconds(3), TotalTimeout = TimeSpan.FromSeconds(4) });
+        var pods = new PodClient(kube, settings, logger, metrics, time, facts, new PodWriteOptions { AttemptTimeout = TimeSpan.FromSeconds(3), TotalTimeout = TimeSpan.FromSeconds(4) });
         await using var local = await LocalRedisClient.ConnectAsync(settings).ConfigureAwait(false);
         await using var sentinels = new SentinelWatcher(settings.Common, logger, time);
         var applier = new PodStateApplier(settings, facts, pods, metrics, logger, time);

@@ -6,6 +6,7 @@ using RedisSidecars.Redis;
 using RedisSidecars.Sidecar.Kubernetes;
 using RedisSidecars.Sidecar.Redis;
 using RedisSidecars.Sidecar.Sentinel;
+using RedisSidecars.Sidecar.Telemetry;
 
 namespace RedisSidecars.Sidecar.Hosting;
 
@@ -24,7 +25,7 @@ public sealed class HandoverCoordinator(
     ReconcileWorker worker,
     ILocalRedis local,
     ISentinels sentinels,
-    IPodWriter events,
+    IPodClient events,
     SidecarMetrics metrics,
     ILogger logger,
     TimeProvider time)

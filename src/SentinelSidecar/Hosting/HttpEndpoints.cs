@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using RedisSidecars.Sidecar.Telemetry;
 
 namespace RedisSidecars.Sidecar.Hosting;
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using RedisSidecars.Core.Roles;
 using RedisSidecars.Core.Settings;
 using RedisSidecars.Sidecar.Kubernetes;
+using RedisSidecars.Sidecar.Telemetry;
 
 namespace RedisSidecars.Sidecar.Hosting;
 
@@ -14,7 +15,7 @@ public sealed record PodIntent(RoleLabel Label, bool Ready, string Reason);
 /// backoff while the API fails. It runs beside the reconcile loop and the handover and never gates them: /readyz, the
 /// pause and the failover never wait for the API.
 /// </summary>
-public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, IPodWriter writer, SidecarMetrics metrics, ILogger logger, TimeProvider time)
+public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, IPodClient writer, SidecarMetrics metrics, ILogger logger, TimeProvider time)
 {
     static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(200);
     static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
@@ -105,7 +106,7 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
                         continue;
                     case PodStep.PatchCondition c:
                         try { await writer.SetReadinessConditionAsync(c.Ready, c.Ready ? "Ready" : "NotReady", want.Reason, ct).ConfigureAwait(false); }
-                        catch (PodWriteException) { conditionFailing = true; throw; }
+                        catch (PodApiException) { conditionFailing = true; throw; }
                         conditionFailing = false;
                         break;
                     case PodStep.PatchLabel l:
@@ -143,7 +144,7 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
                 // shows is sent again.
                 await WaitAsync(intentChanged, facts.Version, MaxBackoff, ct).ConfigureAwait(false);
             }
-            catch (PodWriteException e) when (!ct.IsCancellationRequested)
+            catch (PodApiException e) when (!ct.IsCancellationRequested)
             {
                 // Logged by the writer; the next attempt re-plans from what the watch shows then.
                 Log.ApiProblem(logger, step.GetType().Name, e.Message);
@@ -165,11 +166,10 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
         budget.CancelAfter(ConfirmBudget);
         try
         {
-            foreach (var peer in peers)
-                if (await writer.ReadPeerLabelNowAsync(peer, budget.Token).ConfigureAwait(false) != settings.MasterLabelValue) return false;
-            return true;
+            var now = await writer.ReadPeerLabelsNowAsync(budget.Token).ConfigureAwait(false);
+            return peers.All(peer => now.GetValueOrDefault(peer) == settings.MasterLabelValue);
         }
-        catch (Exception e) when (e is PodWriteException or OperationCanceledException && !ct.IsCancellationRequested)
+        catch (Exception e) when (e is PodApiException or OperationCanceledException && !ct.IsCancellationRequested)
         {
             return null;
         }
@@ -179,7 +179,7 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
     async Task<bool?> PeerLabelledNowAsync(CancellationToken ct)
     {
         try { return (await writer.ReadPeerLabelsNowAsync(ct).ConfigureAwait(false)).Values.Any(v => v == settings.MasterLabelValue); }
-        catch (PodWriteException) { return null; }
+        catch (PodApiException) { return null; }
     }
 
     void Labelled(string? from, string? to, PodIntent want)

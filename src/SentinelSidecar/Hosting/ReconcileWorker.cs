@@ -5,6 +5,7 @@ using RedisSidecars.Core.Settings;
 using RedisSidecars.Sidecar.Kubernetes;
 using RedisSidecars.Sidecar.Redis;
 using RedisSidecars.Sidecar.Sentinel;
+using RedisSidecars.Sidecar.Telemetry;
 
 namespace RedisSidecars.Sidecar.Hosting;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using RedisSidecars.Core.Settings;
-using RedisSidecars.Sidecar.Hosting;
+using RedisSidecars.Sidecar.Telemetry;
 
 namespace RedisSidecars.Sidecar.Kubernetes;
 

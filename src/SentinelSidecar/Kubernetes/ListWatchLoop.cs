@@ -1,6 +1,6 @@
 using k8s.Autorest;
 using Microsoft.Extensions.Logging;
-using RedisSidecars.Sidecar.Hosting;
+using RedisSidecars.Sidecar.Telemetry;
 
 namespace RedisSidecars.Sidecar.Kubernetes;
 

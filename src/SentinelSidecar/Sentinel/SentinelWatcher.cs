@@ -4,8 +4,8 @@ using RedisSidecars.Core.Discovery;
 using RedisSidecars.Core.Roles;
 using RedisSidecars.Core.Settings;
 using RedisSidecars.Redis;
-using RedisSidecars.Sidecar.Hosting;
 using StackExchange.Redis;
+using RedisSidecars.Sidecar.Telemetry;
 
 namespace RedisSidecars.Sidecar.Sentinel;
 

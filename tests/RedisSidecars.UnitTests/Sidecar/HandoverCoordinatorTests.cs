@@ -463,7 +463,7 @@ public sealed class HandoverCoordinatorTests
     {
         // Every API call hangs, and the applier is running beside the handover, stuck on its first write.
         using var stop = new CancellationTokenSource();
-        rig.Pods.Before = (_, ct) => FakePodWriter.Hang(ct);
+        rig.Pods.Before = (_, ct) => FakePodClient.Hang(ct);
         var applier = rig.Applier.RunAsync(stop.Token);
         rig.Sentinels.OnFailover = i =>
         {

@@ -213,7 +213,7 @@ public sealed class PodStateApplierTests : IAsyncLifetime
         Start(FakeKubeFacts.Set("replica", true, peer1: "master"));
         var failing = true;
         rig.Pods.Before = (entry, _) => failing && entry.StartsWith("read.api.peer", StringComparison.Ordinal)
-            ? throw new PodWriteException("list pods: HTTP 503 Service Unavailable")
+            ? throw new PodApiException("list pods: HTTP 503 Service Unavailable")
             : Task.CompletedTask;
         Publish(RoleLabel.Master, true, timed: true);
         Advance(TimeSpan.FromSeconds(8));
@@ -255,7 +255,7 @@ public sealed class PodStateApplierTests : IAsyncLifetime
         Start(FakeKubeFacts.Set("master", true));
         var failures = 2;
         rig.Pods.Before = (entry, _) => entry == "api.condition False" && Interlocked.Decrement(ref failures) >= 0
-            ? throw new PodWriteException("patch pods/status/redis-0: HTTP 500 Internal Server Error")
+            ? throw new PodApiException("patch pods/status/redis-0: HTTP 500 Internal Server Error")
             : Task.CompletedTask;
 
         Publish(RoleLabel.Replica, false, timed: true);
@@ -269,7 +269,7 @@ public sealed class PodStateApplierTests : IAsyncLifetime
     public void RunAsync_WriteFails_NoRetryBeforeTheBackoff()
     {
         Start(FakeKubeFacts.Set("replica", true));
-        rig.Pods.Before = (entry, _) => entry == "api.condition False" ? throw new PodWriteException("HTTP 503") : Task.CompletedTask;
+        rig.Pods.Before = (entry, _) => entry == "api.condition False" ? throw new PodApiException("HTTP 503") : Task.CompletedTask;
 
         Publish(RoleLabel.Replica, false, timed: true);
         Advance(TimeSpan.FromMilliseconds(100)); // below 200 ms - 20 %
@@ -300,7 +300,7 @@ public sealed class PodStateApplierTests : IAsyncLifetime
     public void RunAsync_NewerIntentDuringBackoff_AppliedWithoutWaitingForTheBackoff()
     {
         Start(FakeKubeFacts.Set("master", true));
-        rig.Pods.Before = (entry, _) => entry == "api.condition False" ? throw new PodWriteException("HTTP 503") : Task.CompletedTask;
+        rig.Pods.Before = (entry, _) => entry == "api.condition False" ? throw new PodApiException("HTTP 503") : Task.CompletedTask;
         Publish(RoleLabel.Replica, false, timed: true);
 
         Publish(RoleLabel.Master, true);

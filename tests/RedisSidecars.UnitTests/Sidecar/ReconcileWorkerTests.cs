@@ -353,7 +353,7 @@ public sealed class ReconcileWorkerTests
     {
         using var stop = new CancellationTokenSource();
         rig.BecomeMaster();
-        rig.Pods.Before = (_, ct) => FakePodWriter.Hang(ct);
+        rig.Pods.Before = (_, ct) => FakePodClient.Hang(ct);
         var applier = rig.Applier.RunAsync(stop.Token);
         Eventually.Holds(() => rig.Kube.Waits == 1, "the applier waits (nothing to write yet)");
         var loop = rig.Worker.RunAsync(stop.Token);

@@ -11,6 +11,7 @@ using RedisSidecars.Sidecar.Redis;
 using RedisSidecars.Sidecar.Sentinel;
 using RedisSidecars.UnitTests.Core;
 using Xunit;
+using RedisSidecars.Sidecar.Telemetry;
 
 namespace RedisSidecars.UnitTests.Sidecar;
 
@@ -428,7 +429,7 @@ public sealed class FakeKubeFacts : IKubeFacts
 /// them) unless <see cref="ReflectWrites"/> is off. <see cref="Before"/> can make a call hang or fail.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class FakePodWriter(CallJournal journal, FakeKubeFacts kube, TimeProvider clock, string labelName = "redis-role") : IPodWriter
+public sealed class FakePodClient(CallJournal journal, FakeKubeFacts kube, TimeProvider clock, string labelName = "redis-role") : IPodClient
 {
     readonly ConcurrentQueue<(string Type, string Reason, string Message)> events = new();
     readonly ConcurrentQueue<(string Call, DateTimeOffset At)> writes = new();
@@ -442,12 +443,6 @@ public sealed class FakePodWriter(CallJournal journal, FakeKubeFacts kube, TimeP
 
     /// <summary>What a fresh read returns (null: the fake cache's view).</summary>
     public Func<string, string?>? PeerLabelNow { get; set; }
-
-    public async Task<string?> ReadPeerLabelNowAsync(string podName, CancellationToken ct)
-    {
-        await Call($"read.api.peer {podName}", ct).ConfigureAwait(false);
-        return PeerLabelNow is { } now ? now(podName) : kube.Current.Peers.FirstOrDefault(p => p.Name == podName)?.Labels.GetValueOrDefault(labelName);
-    }
 
     public async Task<IReadOnlyDictionary<string, string?>> ReadPeerLabelsNowAsync(CancellationToken ct)
     {
@@ -498,7 +493,7 @@ public sealed class SidecarRig
     {
         Settings = SidecarSettingsBuilder.Valid(0, side);
         Kube = new FakeKubeFacts(facts ?? FakeKubeFacts.Set("master", true));
-        Pods = new FakePodWriter(Journal, Kube, Clock, Settings.LabelName);
+        Pods = new FakePodClient(Journal, Kube, Clock, Settings.LabelName);
         Redis = new FakeLocalRedis(Journal, Clock);
         Sentinels = new FakeSentinels(Journal);
         Applier = new PodStateApplier(Settings, Kube, Pods, Metrics, NullLogger.Instance, Clock);
@@ -509,7 +504,7 @@ public sealed class SidecarRig
     public CountingClock Clock { get; } = new();
     public CallJournal Journal { get; } = new();
     public FakeKubeFacts Kube { get; }
-    public FakePodWriter Pods { get; }
+    public FakePodClient Pods { get; }
     public FakeLocalRedis Redis { get; }
     public FakeSentinels Sentinels { get; }
     public SidecarMetrics Metrics { get; } = new();

@@ -4,6 +4,7 @@ using RedisSidecars.Core.Roles;
 using RedisSidecars.ManifestTests.Infrastructure;
 using RedisSidecars.Sidecar.Hosting;
 using Xunit;
+using RedisSidecars.Sidecar.Telemetry;
 
 namespace RedisSidecars.UnitTests.Sidecar;
 

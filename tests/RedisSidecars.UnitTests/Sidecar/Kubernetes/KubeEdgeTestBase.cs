@@ -4,12 +4,13 @@ using RedisSidecars.Sidecar.Hosting;
 using RedisSidecars.Sidecar.Kubernetes;
 using RedisSidecars.UnitTests.KubeApiDouble;
 using Xunit;
+using RedisSidecars.Sidecar.Telemetry;
 
 namespace RedisSidecars.UnitTests.Sidecar.Kubernetes;
 
 /// <summary>
 /// The sidecar's Kubernetes edge against the API double over HTTP: the sidecar's own client (as
-/// <see cref="PodWriter.CreateClient"/> builds it), settings for pod redis-0 of a 3-pod set, a recording logger.
+/// <see cref="PodClient.CreateClient"/> builds it), settings for pod redis-0 of a 3-pod set, a recording logger.
 /// </summary>
 public abstract class KubeEdgeTestBase : KubeApiTestBase
 {
@@ -46,7 +47,7 @@ public abstract class KubeEdgeTestBase : KubeApiTestBase
     {
         await base.InitializeAsync();
         Settings = SidecarSettingsBuilder.Valid(0, side => side.KubeConfig = KubeconfigPath, raw => raw.PodNamespace = Ns, PhysicalSettingsFiles.Instance);
-        Kube = PodWriter.CreateClient(Settings);
+        Kube = PodClient.CreateClient(Settings);
     }
 
     public override async Task DisposeAsync()
@@ -71,7 +72,7 @@ public abstract class KubeEdgeTestBase : KubeApiTestBase
         return watcher;
     }
 
-    protected PodWriter Writer(KubeFactsWatcher? cache = null, PodWriteOptions? options = null) =>
+    protected PodClient Writer(KubeFactsWatcher? cache = null, PodWriteOptions? options = null) =>
         new(Kube, Settings, Logger, Metrics, TimeProvider.System, cache, options);
 
     /// <summary>Waits through <see cref="IKubeFacts.WaitForChangeAsync"/> until the facts satisfy <paramref name="condition"/>.</summary>

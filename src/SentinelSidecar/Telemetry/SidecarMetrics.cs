@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using RedisSidecars.Core.Roles;
 
-namespace RedisSidecars.Sidecar.Hosting;
+namespace RedisSidecars.Sidecar.Telemetry;
 
 public sealed class Counter
 {

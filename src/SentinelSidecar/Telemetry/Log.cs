@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace RedisSidecars.Sidecar.Hosting;
+namespace RedisSidecars.Sidecar.Telemetry;
 
 /// <summary>Every log line of the sidecar: stable event ids, constant text, named fields. No secrets.</summary>
 internal static partial class Log
@@ -23,8 +23,6 @@ internal static partial class Log
     [LoggerMessage(6, LogLevel.Warning, "Kubernetes API: {Operation} failed: {Problem}")]
     public static partial void ApiProblem(ILogger logger, string operation, string problem);
 
-    [LoggerMessage(7, LogLevel.Error, "Kubernetes API forbids {Verb} on {Resource} {Name}: the Role needs: apiGroups [\"\"], resources [\"{Resource}\"], verbs [\"{Verb}\"], resourceNames [\"{Name}\"]")]
-    public static partial void Forbidden(ILogger logger, string verb, string resource, string name);
 
     [LoggerMessage(8, LogLevel.Information, "handover: {Step}")]
     public static partial void Handover(ILogger logger, string step);
@@ -44,8 +42,6 @@ internal static partial class Log
     [LoggerMessage(13, LogLevel.Information, "shutting down: {Reason}")]
     public static partial void ShuttingDown(ILogger logger, string reason);
 
-    [LoggerMessage(14, LogLevel.Warning, "readiness condition {Condition} not declared in spec.readinessGates: only /readyz reports readiness")]
-    public static partial void NoReadinessGate(ILogger logger, string condition);
 
     [LoggerMessage(15, LogLevel.Information, "HTTP endpoints on port {Port}: {Paths}")]
     public static partial void Listening(ILogger logger, int port, string paths);

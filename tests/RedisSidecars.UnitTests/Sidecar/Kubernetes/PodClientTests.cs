@@ -8,7 +8,7 @@ using Xunit;
 namespace RedisSidecars.UnitTests.Sidecar.Kubernetes;
 
 /// <summary>The writes against the API double: patch formats, bounds, retries only for transient faults, 403s, events.</summary>
-public sealed class PodWriterTests : KubeEdgeTestBase
+public sealed class PodClientTests : KubeEdgeTestBase
 {
     /// <summary>Short backoffs; bounds generous enough for a loaded machine (the tests about bounds set their own).</summary>
     private static readonly PodWriteOptions Quick = new()
@@ -95,11 +95,11 @@ public sealed class PodWriterTests : KubeEdgeTestBase
     }
 
     [Fact]
-    public async Task SetRoleLabelAsync_ApiDownLongerThanTheTotalBound_ThrowsPodWriteException()
+    public async Task SetRoleLabelAsync_ApiDownLongerThanTheTotalBound_ThrowsPodApiException()
     {
         Api.FailUntil(TimeSpan.FromMinutes(5), 503, verb: "patch");
 
-        var e = await Assert.ThrowsAsync<PodWriteException>(() =>
+        var e = await Assert.ThrowsAsync<PodApiException>(() =>
             Writer(options: Quick with { MaxRetries = 100, TotalTimeout = TimeSpan.FromSeconds(2) }).SetRoleLabelAsync("master", CancellationToken.None));
 
         Assert.Contains("patch pods redis-0", e.Message, StringComparison.Ordinal);
@@ -114,7 +114,7 @@ public sealed class PodWriterTests : KubeEdgeTestBase
     {
         Api.FailNext(1, status, verb: "patch");
 
-        var e = await Assert.ThrowsAsync<PodWriteException>(() => Writer(options: Quick).SetRoleLabelAsync("master", CancellationToken.None));
+        var e = await Assert.ThrowsAsync<PodApiException>(() => Writer(options: Quick).SetRoleLabelAsync("master", CancellationToken.None));
 
         Assert.Contains($"HTTP {status}", e.Message, StringComparison.Ordinal);
         Assert.Equal(1, Writes);
@@ -126,8 +126,8 @@ public sealed class PodWriterTests : KubeEdgeTestBase
         Api.Forbid("patch", "pods/status");
         var writer = Writer(options: Quick);
 
-        await Assert.ThrowsAsync<PodWriteException>(() => writer.SetReadinessConditionAsync(true, "Master", "m", CancellationToken.None));
-        await Assert.ThrowsAsync<PodWriteException>(() => writer.SetReadinessConditionAsync(false, "Replica", "r", CancellationToken.None));
+        await Assert.ThrowsAsync<PodApiException>(() => writer.SetReadinessConditionAsync(true, "Master", "m", CancellationToken.None));
+        await Assert.ThrowsAsync<PodApiException>(() => writer.SetReadinessConditionAsync(false, "Replica", "r", CancellationToken.None));
 
         Assert.Equal(2, Writes);
         var line = Assert.Single(Logger.Lines, l => l.Level == LogLevel.Error);
@@ -173,7 +173,7 @@ public sealed class PodWriterTests : KubeEdgeTestBase
     }
 
     [Fact]
-    public async Task ReadPeerLabelNow_EvenWithASyncedCache_AsksTheApiWithTheCachesList()
+    public async Task ReadPeerLabelsNow_EvenWithASyncedCache_AsksTheApiWithTheCachesList()
     {
         Api.SetLabel(Ns, "redis-1", Role, "master");
         var watcher = StartWatcher();
@@ -182,15 +182,15 @@ public sealed class PodWriterTests : KubeEdgeTestBase
         Api.SetLabel(Ns, "redis-1", Role, null);
         var mark = Api.MarkRequests();
 
-        var peer = await writer.ReadPeerLabelNowAsync("redis-1", CancellationToken.None);
+        var peers = await writer.ReadPeerLabelsNowAsync(CancellationToken.None);
 
-        Assert.Null(peer);
+        Assert.Null(peers["redis-1"]);
         Assert.Equal(1, Api.CountRequestsSince(mark)["list", "pods"]);
         Assert.Equal(0, Api.CountRequestsSince(mark)["get", "pods"]);
     }
 
     [Fact]
-    public async Task ReadPeerLabelNow_WatchDeadAfterABlackhole_TheFreshListUpdatesTheCache()
+    public async Task ReadPeerLabelsNow_WatchDeadAfterABlackhole_TheFreshListUpdatesTheCache()
     {
         // A blackhole leaves every open watch dead for good (until the idle timeout, long here): the fresh read is then
         // the only news of the peer, and the applier plans from the cache.
@@ -205,9 +205,9 @@ public sealed class PodWriterTests : KubeEdgeTestBase
         await Task.Delay(300);
         Assert.Equal("master", Peer(watcher.Current, "redis-1").Label(Role)); // the dead watch did not deliver it
 
-        var peer = await Writer(watcher, Quick).ReadPeerLabelNowAsync("redis-1", CancellationToken.None);
+        var peers = await Writer(watcher, Quick).ReadPeerLabelsNowAsync(CancellationToken.None);
 
-        Assert.Equal("replica", peer);
+        Assert.Equal("replica", peers["redis-1"]);
         Assert.Equal("replica", Peer(watcher.Current, "redis-1").Label(Role));
     }
 
@@ -225,12 +225,12 @@ public sealed class PodWriterTests : KubeEdgeTestBase
     }
 
     [Fact]
-    public async Task ReadPeerLabelNow_ApiUnreachable_Throws()
+    public async Task ReadPeerLabelsNow_ApiUnreachable_Throws()
     {
         var writer = Writer(options: Quick);
         Api.FailUntil(TimeSpan.FromSeconds(30), 503);
 
-        await Assert.ThrowsAsync<PodWriteException>(() => writer.ReadPeerLabelNowAsync("redis-2", CancellationToken.None));
+        await Assert.ThrowsAsync<PodApiException>(() => writer.ReadPeerLabelsNowAsync(CancellationToken.None));
     }
 
     [Fact]

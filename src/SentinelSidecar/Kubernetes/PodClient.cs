@@ -5,21 +5,16 @@ using Polly;
 using Polly.Retry;
 using Polly.Timeout;
 using RedisSidecars.Core.Settings;
-using RedisSidecars.Sidecar.Hosting;
+using RedisSidecars.Sidecar.Telemetry;
 
 namespace RedisSidecars.Sidecar.Kubernetes;
 
-/// <summary>The sidecar's only way to write to the Kubernetes API: its own pod's label, condition and events.</summary>
-public interface IPodWriter
+/// <summary>The sidecar's port to its pods in the Kubernetes API: writes its own pod's label, condition and events; reads the peers' labels fresh.</summary>
+public interface IPodClient
 {
     /// <summary>
-    /// The role label on another pod of the set, read from the API now, never from the cache (null = not labelled or
-    /// pod gone); throws <see cref="PodWriteException"/> when it cannot be read.
-    /// </summary>
-    Task<string?> ReadPeerLabelNowAsync(string podName, CancellationToken ct);
-    /// <summary>
     /// The role label of every other pod of the set (null = not labelled), read from the API now with one list, never
-    /// from the cache (what the list shows also goes into the cache); throws <see cref="PodWriteException"/> when it
+    /// from the cache (what the list shows also goes into the cache); throws <see cref="PodApiException"/> when it
     /// cannot be read.
     /// </summary>
     Task<IReadOnlyDictionary<string, string?>> ReadPeerLabelsNowAsync(CancellationToken ct);
@@ -30,7 +25,7 @@ public interface IPodWriter
 }
 
 /// <summary>Raised for API errors that retrying cannot fix (403, 404, 422), or transient ones that outlasted the bound.</summary>
-public sealed class PodWriteException(string message) : Exception(message);
+public sealed class PodApiException(string message) : Exception(message);
 
 /// <summary>Bounds of one write: per attempt, in total, and the retries between.</summary>
 public sealed record PodWriteOptions
@@ -48,7 +43,7 @@ public sealed record PodWriteOptions
 /// total), retried only for transient faults with backoff and jitter (honouring Retry-After), and a 403 is logged
 /// once with the exact missing rule. A successful patch feeds the returned pod into the watch cache.
 /// </summary>
-public sealed class PodWriter : IPodWriter
+public sealed class PodClient : IPodClient
 {
     readonly KubeApi client;
     readonly SidecarSettings settings;
@@ -62,7 +57,7 @@ public sealed class PodWriter : IPodWriter
     readonly string ns;
     string? uid;
 
-    public PodWriter(KubeApi client, SidecarSettings settings, ILogger logger, SidecarMetrics metrics, TimeProvider time,
+    public PodClient(KubeApi client, SidecarSettings settings, ILogger logger, SidecarMetrics metrics, TimeProvider time,
         KubeFactsWatcher? cache = null, PodWriteOptions? options = null, ForbiddenReporter? forbidden = null)
     {
         this.client = client;
@@ -103,10 +98,7 @@ public sealed class PodWriter : IPodWriter
     /// a watch's stream is bounded by the cache's idle timeout.
     /// </summary>
     public static KubeApi CreateClient(SidecarSettings settings) =>
-        KubeApi.Create(settings.KubeConfig, TimeSpan.FromSeconds(5), $"redis-sidecar/{typeof(PodWriter).Assembly.GetName().Version}");
-
-    public async Task<string?> ReadPeerLabelNowAsync(string podName, CancellationToken ct) =>
-        (await ListSetPodsAsync(ct).ConfigureAwait(false)).FirstOrDefault(p => p.Name == podName)?.Label(settings.LabelName);
+        KubeApi.Create(settings.KubeConfig, TimeSpan.FromSeconds(5), $"redis-sidecar/{typeof(PodClient).Assembly.GetName().Version}");
 
     public async Task<IReadOnlyDictionary<string, string?>> ReadPeerLabelsNowAsync(CancellationToken ct) =>
         (await ListSetPodsAsync(ct).ConfigureAwait(false)).Where(p => p.Name != pod).ToDictionary(p => p.Name, p => p.Label(settings.LabelName), StringComparer.Ordinal);
@@ -193,13 +185,13 @@ public sealed class PodWriter : IPodWriter
         {
             metrics.ApiErrors.Increment();
             forbidden.Report(verb, "", resource, target);
-            throw new PodWriteException($"{verb} {resource}{(target is null ? "" : $" {target}")} forbidden (RBAC)");
+            throw new PodApiException($"{verb} {resource}{(target is null ? "" : $" {target}")} forbidden (RBAC)");
         }
         catch (Exception e) when (e is HttpOperationException || KubeErrors.IsTransient(e))
         {
             metrics.ApiErrors.Increment();
             KubeLog.WriteFailed(logger, $"{verb} {resource}{(target is null ? "" : $" {target}")}", KubeErrors.Describe(e));
-            throw new PodWriteException($"{verb} {resource}{(target is null ? "" : $" {target}")}: {KubeErrors.Describe(e)}");
+            throw new PodApiException($"{verb} {resource}{(target is null ? "" : $" {target}")}: {KubeErrors.Describe(e)}");
         }
     }
 
