@@ -89,6 +89,7 @@ public sealed partial class ChaosRunner
             {
                 var sentinel = set.Sentinels[f.Target % set.Sentinels.Count];
                 set.Kill(sentinel);
+                tiltUntil = DateTime.MinValue; // a restarted Sentinel is not in TILT: one can act again
                 return async () =>
                 {
                     await Task.Delay(Seconds(f.Seconds), ct);
@@ -135,7 +136,12 @@ public sealed partial class ChaosRunner
                     Violate("empty-restart-guard", $"redis-init started {m.Name} with an empty data dir as: {init.Stdout.Trim()} (stderr: {init.Stderr.Trim()})");
                 else Count("empty-restart-guard");
                 st.Notes.Add("redis-init: " + init.Stdout.Trim());
-                st.AtEnd.Add(settled => CheckEmptyRestartAsync(st, m, settled));
+                var failoversSoFar = st.ExpectedFailovers;
+                // A later fault of a compound step that moves mastership again (a handover, a kill) may then promote this
+                // node, once it has synced: legitimate, and the lost-writes invariant judges its data.
+                st.AtEnd.Add(settled => st.ExpectedFailovers > failoversSoFar
+                    ? Task.Run(() => st.Notes.Add($"{m.Name}: mastership moved again later in this step; the guard was checked at its restart"))
+                    : CheckEmptyRestartAsync(st, m, settled));
                 return null;
             }
 
@@ -164,6 +170,7 @@ public sealed partial class ChaosRunner
                 if (hold > TimeSpan.Zero) await Task.Delay(hold, ct);
                 if (FailSafeProblem(m) is { } late) Violate("fail-safe", $"fail-safe state not kept while the Sentinels are down: {late}");
                 foreach (var sentinel in set.Sentinels) set.StartServer(sentinel); // their configs as they rewrote them
+                tiltUntil = DateTime.MinValue; // restarted Sentinels are not in TILT
                 st.Mark("sentinels-started");
                 return null;
             }
