@@ -184,9 +184,7 @@ public sealed partial class ChaosRunner
                 var i = IndexOf(m);
                 // Within 30 s of every Sentinel being paused (TILT outlasts its step), no Sentinel can act: if TILT cannot
                 // end within the handover's bound, the only right answer is NoSentinelReady, with writes never paused.
-                var now = DateTime.UtcNow;
-                if (now + handoverTimeout + TimeSpan.FromSeconds(3) < tiltUntil) expect = Expect.NotIntoTilt;
-                else if (now < tiltUntil + TimeSpan.FromSeconds(2) || expect == Expect.NotIntoTilt) expect = Expect.Documented;
+                expect = WithTilt(expect);
                 var call = f.Variant ? SigtermHandoverAsync(i, st) : HandoverAsync(m, ct);
                 return async () =>
                 {
@@ -400,6 +398,19 @@ public sealed partial class ChaosRunner
     /// <paramref name="expect"/> calls for, and its consequences: HandedOver moves the master; FailoverPending keeps
     /// writes paused until the failover resolves; any other outcome leaves the pod master with writes resumed.
     /// </summary>
+    /// <summary>
+    /// <paramref name="expect"/> adjusted for TILT now: within 30 s of every Sentinel being paused (TILT outlasts its
+    /// step) no Sentinel can act, so if TILT cannot end within the handover's bound the only right answer is
+    /// NoSentinelReady, with writes never paused; close to its end, any documented answer.
+    /// </summary>
+    Expect WithTilt(Expect expect)
+    {
+        var now = DateTime.UtcNow;
+        if (now + handoverTimeout + TimeSpan.FromSeconds(3) < tiltUntil) return Expect.NotIntoTilt;
+        if (now < tiltUntil + TimeSpan.FromSeconds(2) || expect == Expect.NotIntoTilt) return Expect.Documented;
+        return expect;
+    }
+
     async Task<HandoverOutcome?> CheckHandoverAsync(StepState st, Node m, int code, string body, Expect expect, bool viaSigterm, CancellationToken ct)
     {
         var word = body.Split(':', 2)[0];
@@ -516,12 +527,13 @@ public sealed partial class ChaosRunner
         {
             var n = set.Redis[ordinal];
             var m = await MasterNowAsync(ct);
+            var expectHere = WithTilt(Expect.HandedOver); // an earlier step's TILT may outlast the previous pods
             var (code, body) = await HandoverAsync(n, ct);
             st.Mark($"preStop({n.Name})");
             if (n == m)
             {
                 var updated = set.Redis.Where(r => r.Ordinal > ordinal).ToList();
-                if (await CheckHandoverAsync(st, n, code, body, Expect.HandedOver, viaSigterm: false, ct) == HandoverOutcome.HandedOver)
+                if (await CheckHandoverAsync(st, n, code, body, expectHere, viaSigterm: false, ct) == HandoverOutcome.HandedOver)
                 {
                     moves++;
                     if (updated.Count > 0 && !updated.Contains(master))
