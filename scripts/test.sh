@@ -33,14 +33,26 @@ for project in tests/*/; do
   [ -n "$csproj" ] && grep -q '<IsTestProject>true</IsTestProject>' "$csproj" || continue
   echo "== $csproj"
   started=$SECONDS
-  dotnet test "$csproj" --no-build -c Debug --logger "console;verbosity=minimal" | tee "$log"
+  # Every project runs even when one fails (a failure must not hide the next one's); the run fails at the end.
+  rc=0
+  dotnet test "$csproj" --no-build -c Debug --logger "console;verbosity=minimal" | tee "$log" || rc=$?
   echo "$csproj: $((SECONDS - started)) s"
   counts=$(grep -oE 'Failed: +[0-9]+, Passed: +[0-9]+' "$log" | tail -n 1)
+  if [ -z "$counts" ]; then
+    echo "error: $csproj printed no test summary (exit $rc): the test run itself failed" >&2
+    failed=$((failed + 1))
+    continue
+  fi
   failed=$((failed + $(echo "$counts" | grep -oE 'Failed: +[0-9]+' | grep -oE '[0-9]+')))
   passed=$((passed + $(echo "$counts" | grep -oE 'Passed: +[0-9]+' | grep -oE '[0-9]+')))
+  if [ "$rc" -ne 0 ] && ! echo "$counts" | grep -qE 'Failed: +[1-9]'; then
+    echo "error: $csproj exited $rc with no failed test" >&2
+    failed=$((failed + 1))
+  fi
 done
 
 echo "== benchmark (quick: tiny counts, so it cannot rot; the full run is for people)"
 dotnet run --project bench/RedisSidecars.Bench -c Release -- --quick --out "$(mktemp -d)/quick.md"
 
 echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

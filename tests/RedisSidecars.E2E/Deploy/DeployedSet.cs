@@ -14,12 +14,6 @@ public sealed record ServerContainer(string Name, string Image, string Cli, int 
 /// </summary>
 public sealed class DeployedSet
 {
-    static readonly Dictionary<string, Type> CustomKinds = new()
-    {
-        ["monitoring.coreos.com/v1/ServiceMonitor"] = typeof(Dictionary<object, object>),
-        ["cert-manager.io/v1/Certificate"] = typeof(Dictionary<object, object>),
-    };
-
     public required string Namespace { get; init; }
     public required string RedisStatefulSet { get; init; }
     public required int RedisReplicas { get; init; }
@@ -50,8 +44,27 @@ public sealed class DeployedSet
     public string SentinelPodSelector => Selector(SentinelSelector);
     static string Selector(IReadOnlyDictionary<string, string> labels) => string.Join(",", labels.Select(kv => $"{kv.Key}={kv.Value}"));
 
+    /// <summary>
+    /// Every object of a rendering: the built-in kinds typed, every other kind (ServiceMonitor, PrometheusRule,
+    /// Certificate, whatever a component adds) as a plain dictionary, so a new component never breaks the reading.
+    /// </summary>
     public static IReadOnlyList<object> Load(string yaml) =>
-        KubernetesYaml.LoadAllFromString(yaml, CustomKinds, strict: false);
+        KubernetesYaml.LoadAllFromString(yaml, CustomKinds(yaml), strict: false);
+
+    /// <summary>The kinds of API groups outside Kubernetes' own (a dot in the group, not *.k8s.io) found at the top of a document.</summary>
+    static Dictionary<string, Type> CustomKinds(string yaml)
+    {
+        var kinds = new Dictionary<string, Type>(StringComparer.Ordinal);
+        foreach (var doc in System.Text.RegularExpressions.Regex.Split(yaml, @"^---\s*$", System.Text.RegularExpressions.RegexOptions.Multiline))
+        {
+            var apiVersion = System.Text.RegularExpressions.Regex.Match(doc, @"^apiVersion:\s*(\S+)\s*$", System.Text.RegularExpressions.RegexOptions.Multiline).Groups[1].Value;
+            var kind = System.Text.RegularExpressions.Regex.Match(doc, @"^kind:\s*(\S+)\s*$", System.Text.RegularExpressions.RegexOptions.Multiline).Groups[1].Value;
+            var group = apiVersion.Contains('/', StringComparison.Ordinal) ? apiVersion[..apiVersion.IndexOf('/', StringComparison.Ordinal)] : "";
+            if (kind.Length > 0 && group.Contains('.', StringComparison.Ordinal) && !group.EndsWith("k8s.io", StringComparison.Ordinal))
+                kinds[$"{apiVersion}/{kind}"] = typeof(Dictionary<object, object>);
+        }
+        return kinds;
+    }
 
     /// <summary>Reads a rendering; throws <see cref="InvalidOperationException"/> with one line naming what is missing.</summary>
     public static DeployedSet From(string yaml)
