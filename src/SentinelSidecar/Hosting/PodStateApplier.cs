@@ -160,26 +160,25 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
     /// master past a still-labelled peer only a prompt true counts: a slow or failed read means the API is not healthy,
     /// and the previous master's own unlabelling may still be on its way.
     /// </summary>
-    async Task<bool?> StillLabelledNowAsync(IReadOnlyList<string> peers, CancellationToken ct)
+    async Task<bool?> StillLabelledNowAsync(IReadOnlyList<string> peers, CancellationToken ct) =>
+        await PeerLabelsNowAsync(ConfirmBudget, ct).ConfigureAwait(false) is { } now
+            ? peers.All(peer => now.GetValueOrDefault(peer) == settings.MasterLabelValue)
+            : null;
+
+    /// <summary>Whether another pod of the set carries the master label, read from the API now; null when the API did not answer.</summary>
+    async Task<bool?> PeerLabelledNowAsync(CancellationToken ct) =>
+        await PeerLabelsNowAsync(null, ct).ConfigureAwait(false) is { } now ? now.Values.Any(v => v == settings.MasterLabelValue) : null;
+
+    /// <summary>The peers' role labels read fresh (one list), within <paramref name="budget"/> when given; null when the API did not answer.</summary>
+    async Task<IReadOnlyDictionary<string, string?>?> PeerLabelsNowAsync(TimeSpan? budget, CancellationToken ct)
     {
-        using var budget = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        budget.CancelAfter(ConfirmBudget);
-        try
-        {
-            var now = await writer.ReadPeerLabelsNowAsync(budget.Token).ConfigureAwait(false);
-            return peers.All(peer => now.GetValueOrDefault(peer) == settings.MasterLabelValue);
-        }
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (budget is { } b) bounded.CancelAfter(b);
+        try { return await writer.ReadPeerLabelsNowAsync(bounded.Token).ConfigureAwait(false); }
         catch (Exception e) when (e is PodApiException or OperationCanceledException && !ct.IsCancellationRequested)
         {
             return null;
         }
-    }
-
-    /// <summary>Whether another pod of the set carries the master label, read from the API now; null when the API did not answer.</summary>
-    async Task<bool?> PeerLabelledNowAsync(CancellationToken ct)
-    {
-        try { return (await writer.ReadPeerLabelsNowAsync(ct).ConfigureAwait(false)).Values.Any(v => v == settings.MasterLabelValue); }
-        catch (PodApiException) { return null; }
     }
 
     void Labelled(string? from, string? to, PodIntent want)
