@@ -31,6 +31,10 @@ public static class RedisEndpoints
             TieBreaker = "",
             ConfigurationChannel = "",
             Protocol = RedisProtocol.Resp2,
+            // The .NET thread pool instead of the library's ten dedicated socket threads per process: a handful of
+            // connections with a few replies a second need no threads of their own (measured at rest: those threads
+            // spun on sched_yield and took most of the sidecar's CPU, and their stacks most of its thread count).
+            SocketManager = SocketManager.ThreadPool,
         };
         o.EndPoints.Add(ToEndPoint(node));
         if (sentinel) o.CommandMap = CommandMap.Sentinel;

@@ -44,7 +44,7 @@ public static class RedisReplies
     static NodeAddress? ToNode(string? host, string? port) =>
         NodeAddress.TryCreate(host, Long(port, -1), out var node, out _) ? node : null;
 
-    /// <summary>The local Redis from one INFO (default sections: replication, persistence, …).</summary>
+    /// <summary>The local Redis from its <c>INFO replication</c> and <c>persistence</c> sections (or a full INFO).</summary>
     public static LocalRedisState LocalState(IEnumerable<IGrouping<string, KeyValuePair<string, string>>> info)
     {
         var d = Flatten(info);

@@ -17,7 +17,7 @@ public enum HandoverOutcome
     NoSentinelReady,
     /// <summary>The chosen Sentinel refused SENTINEL FAILOVER: unpaused, stays master.</summary>
     SentinelRefused,
-    /// <summary>No replica reached the master's offset in time: no failover was asked; unpaused, stays master.</summary>
+    /// <summary>Not every online replica reached the master's offset in time: no failover was asked; unpaused, stays master.</summary>
     CatchUpTimedOut,
     /// <summary>A failover was accepted and verifiably aborted (no Sentinel has it in progress, all name this pod): unpaused, stays master.</summary>
     FailoverAborted,
@@ -89,8 +89,21 @@ public static class HandoverPlanner
         return new HandoverStep.Wait("no Sentinel can act now: " + why);
     }
 
-    /// <summary>Whether a replica has reached the master's offset (writes are paused, so the offset stands still).</summary>
-    public static bool CaughtUp(LocalRedisState local) => local.OnlineReplicas.Any(r => r.Offset >= local.Offset);
+    /// <summary>
+    /// Whether every online replica has reached the master's offset (writes are paused, so the offset stands still).
+    /// Every one, not any: Sentinel picks the replica to promote by priority and by offsets it read up to ten seconds
+    /// ago, so a replica still missing the tail could be promoted and the tail lost. A replica counts as caught up by
+    /// its own offset (<paramref name="replicaOffsets"/>: what the replicas answered directly, at once) or by the offset
+    /// it last acknowledged to the master (its <c>INFO</c>, up to a second old); whichever shows more replicas there.
+    /// </summary>
+    public static bool CaughtUp(LocalRedisState local, IReadOnlyList<long> replicaOffsets)
+    {
+        var online = local.OnlineReplicas;
+        if (local.Role != LocalRole.Master || online.Count == 0) return false;
+        var acknowledged = online.Count(r => r.Offset >= local.Offset);
+        var direct = replicaOffsets.Count(o => o >= local.Offset);
+        return Math.Max(acknowledged, direct) >= online.Count;
+    }
 
     /// <summary>
     /// After <paramref name="accepting"/> accepted SENTINEL FAILOVER (with <paramref name="epochBefore"/> the set's

@@ -86,6 +86,7 @@ public sealed class HandoverCoordinator(
         active = true;
         worker.Wake();
         var keepActive = false;
+        var replicas = local.ConnectReplicasAsync();
         try
         {
             // 2-5, again while a Sentinel refuses within the bound (nothing accepted, writes resumed meanwhile): a refusal
@@ -127,19 +128,22 @@ public sealed class HandoverCoordinator(
                 // writes paused with nobody to decide when to resume them.
                 metrics.HandoverWritesPaused = true;
 
-                // 4. Let a replica reach the master's offset.
+                // 4. Let every online replica reach the master's offset, read from the replicas themselves once their
+                //    connections are open (opened at step 1), from the master's INFO meanwhile.
                 var caughtUp = false;
                 while (InBound())
                 {
-                    if (HandoverPlanner.CaughtUp(await local.ReadStateAsync(none).ConfigureAwait(false))) { caughtUp = true; break; }
-                    await Task.Delay(TimeSpan.FromMilliseconds(10), time, none).ConfigureAwait(false);
+                    var masterState = await local.ReadStateAsync(none).ConfigureAwait(false);
+                    IReadOnlyList<long> offsets = replicas.IsCompletedSuccessfully ? await replicas.Result.ReadOffsetsAsync(none).ConfigureAwait(false) : [];
+                    if (HandoverPlanner.CaughtUp(masterState, offsets)) { caughtUp = true; break; }
+                    await Task.Delay(TimeSpan.FromMilliseconds(5), time, none).ConfigureAwait(false);
                 }
                 if (!caughtUp)
                 {
                     await ResumeAsync(keeper, null).ConfigureAwait(false);
                     return refused is not null
                         ? Fail(HandoverOutcome.SentinelRefused, refused + "; writes resumed here; staying master", start)
-                        : Fail(HandoverOutcome.CatchUpTimedOut, "no replica reached the master's offset within HANDOVER_TIMEOUT_MS; no failover was asked; writes resumed here", start);
+                        : Fail(HandoverOutcome.CatchUpTimedOut, "not every online replica reached the master's offset within HANDOVER_TIMEOUT_MS; no failover was asked; writes resumed here", start);
                 }
 
                 // 5. Ask the chosen Sentinel. An unanswered request may have been accepted: it counts as accepted.
@@ -175,6 +179,7 @@ public sealed class HandoverCoordinator(
         {
             if (!keepActive) active = false;
             worker.Wake();
+            _ = replicas.ContinueWith(t => t.Result.DisposeAsync().AsTask(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
         }
     }
 

@@ -60,10 +60,10 @@ public sealed class HttpEndpoints(
                 timeout.CancelAfter(ReadTimeout);
                 var (method, path) = await ReadRequestLineAsync(stream, timeout.Token).ConfigureAwait(false);
                 var (code, type, body) = await RouteAsync(method, path, ct).ConfigureAwait(false);
-                var bytes = Encoding.UTF8.GetBytes(body);
-                var head = $"HTTP/1.1 {code} {Reason(code)}\r\nContent-Type: {type}\r\nContent-Length: {bytes.Length}\r\nConnection: close\r\n\r\n";
-                await stream.WriteAsync(Encoding.ASCII.GetBytes(head), ct).ConfigureAwait(false);
-                if (method != "HEAD") await stream.WriteAsync(bytes, ct).ConfigureAwait(false);
+                var length = Encoding.UTF8.GetByteCount(body);
+                var head = $"HTTP/1.1 {code} {Reason(code)}\r\nContent-Type: {type}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n";
+                // One write: a probe a second is most of what wakes this process at rest.
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(method == "HEAD" ? head : head + body), ct).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or OperationCanceledException or SocketException or InvalidDataException) { }
         }

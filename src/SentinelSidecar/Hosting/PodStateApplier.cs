@@ -21,6 +21,7 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
     static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
     static readonly TimeSpan ConfirmBudget = TimeSpan.FromSeconds(1);
     static readonly TimeSpan ProbeEvery = TimeSpan.FromSeconds(1);
+    static readonly TimeSpan HeardWithin = TimeSpan.FromMilliseconds(250);
     readonly LabelValues values = new(settings.MasterLabelValue, settings.ReplicaLabelValue);
     readonly object gate = new();
     PodIntent? intent;
@@ -110,12 +111,13 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
                         conditionFailing = false;
                         break;
                     case PodStep.PatchLabel l:
-                        if (l.Value == settings.MasterLabelValue && l.StillLabelled.Count == 0 && await PeerLabelledNowAsync(ct).ConfigureAwait(false) != false)
+                        if (l.Value == settings.MasterLabelValue && l.StillLabelled.Count == 0 && !JustHeard(facts) && await PeerLabelledNowAsync(ct).ConfigureAwait(false) != false)
                         {
                             // The cache shows no peer labelled master, but a watch can be silently dead (a blackholed
                             // connection, until its idle timeout) and show nothing new: the label is taken only once a
-                            // fresh read agrees. A peer still labelled (the read has put it into the cache) or no answer:
-                            // plan again shortly.
+                            // fresh read agrees, or the watch has just answered (typically the event that showed the
+                            // previous master's label gone). A peer still labelled (the read has put it into the cache)
+                            // or no answer: plan again shortly.
                             await WaitAsync(intentChanged, facts.Version, ConfirmBudget, ct).ConfigureAwait(false);
                             continue;
                         }
@@ -153,6 +155,12 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
             }
         }
     }
+
+    /// <summary>
+    /// The watch delivered something (an event, a bookmark, a list) within <see cref="HeardWithin"/>: the cache is as
+    /// current as a fresh read would be, give or take the same few milliseconds a read's answer is old on arrival.
+    /// </summary>
+    bool JustHeard(KubeFacts facts) => facts.Live && kube.HeardAt is var at and not 0 && time.GetElapsedTime(at) <= HeardWithin;
 
     /// <summary>
     /// Reads the peers that still carry the master label fresh from the API (never the cache): true when every one

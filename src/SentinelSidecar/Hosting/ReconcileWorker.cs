@@ -108,6 +108,8 @@ public sealed class ReconcileWorker
     /// <summary>One reconcile: gather, decide, apply.</summary>
     public async Task RunOnceAsync(CancellationToken ct)
     {
+        // The Sentinels and the local Redis are asked at once: a tick woken by a failover signal decides one round trip sooner.
+        var localRead = local.ReadStateAsync(ct);
         var answers = await sentinels.PollAsync(ct).ConfigureAwait(false);
         var before = Tracker.Current.Master;
         if (Tracker.OnPoll(answers) && before is not null)
@@ -116,7 +118,7 @@ public sealed class ReconcileWorker
             applier.NoteFailoverSignal(time.GetTimestamp());
         }
         metrics.SentinelsReachable = answers.Count(a => a.Error is null);
-        var state = await local.ReadStateAsync(ct).ConfigureAwait(false);
+        var state = await localRead.ConfigureAwait(false);
         LastLocal = state;
         var view = Tracker.Current;
         metrics.SentinelMajorityLost = view.Lost;

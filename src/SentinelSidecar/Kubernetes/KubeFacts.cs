@@ -51,6 +51,13 @@ public interface IKubeFacts
 {
     KubeFacts Current { get; }
 
+    /// <summary>
+    /// When the pod watch last proved itself current (a list, or any watch event, bookmarks included); 0 = never.
+    /// A watch stream can die silently (a blackholed connection shows nothing until its idle timeout): only an answer
+    /// that just arrived shows the cache is as fresh as a new read would be.
+    /// </summary>
+    long HeardAt { get; }
+
     /// <summary>Completes when <c>Current.Version &gt; version</c>.</summary>
     Task WaitForChangeAsync(long version, CancellationToken ct);
 

@@ -20,6 +20,8 @@ public sealed class KubeFactsWatcher : IKubeFacts
     readonly string ownName;
     readonly ListWatchLoop<PodObject> podLoop;
     readonly ListWatchLoop<StatefulSetObject> setLoop;
+    readonly TimeProvider time;
+    long heardAt;
     bool synced;
     bool live = true;
     string? updateRevision;
@@ -30,6 +32,7 @@ public sealed class KubeFactsWatcher : IKubeFacts
         KubeWatchOptions? options = null, ForbiddenReporter? forbidden = null)
     {
         this.settings = settings;
+        this.time = time;
         podNames = settings.PodNames;
         ownName = settings.Common.PodName ?? "";
         var ns = settings.Common.Namespace;
@@ -55,6 +58,8 @@ public sealed class KubeFactsWatcher : IKubeFacts
     {
         get { lock (gate) return current; }
     }
+
+    public long HeardAt => Interlocked.Read(ref heardAt);
 
     public async Task WaitForChangeAsync(long version, CancellationToken ct)
     {
@@ -168,6 +173,7 @@ public sealed class KubeFactsWatcher : IKubeFacts
 
         public void Live(bool live)
         {
+            if (live) Interlocked.Exchange(ref cache.heardAt, cache.time.GetTimestamp());
             lock (cache.gate)
             {
                 if (cache.live == live) return;

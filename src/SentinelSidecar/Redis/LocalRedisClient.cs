@@ -13,7 +13,7 @@ public sealed class LocalRedisException(string message) : Exception(message);
 /// <summary>The Redis in this pod. Commands throw only <see cref="LocalRedisException"/> (or cancellation).</summary>
 public interface ILocalRedis : IAsyncDisposable
 {
-    /// <summary>One INFO: role, replication (with the replicas' offsets on a master), loading, priority. Never throws but for cancellation.</summary>
+    /// <summary><c>INFO replication</c> and <c>persistence</c>: role, replication (with the replicas' offsets on a master), loading, priority. Never throws but for cancellation.</summary>
     Task<LocalRedisState> ReadStateAsync(CancellationToken ct);
     /// <summary>Disconnects ordinary clients so pooled connections reconnect through the Service.</summary>
     Task KillNormalClientsAsync(CancellationToken ct);
@@ -27,15 +27,25 @@ public interface ILocalRedis : IAsyncDisposable
     Task SetWriteQuorumAsync(int minReplicas, int maxLagSeconds, CancellationToken ct);
     /// <summary>The current <c>min-replicas-to-write</c> (to find a fence an earlier run of the sidecar left).</summary>
     Task<int> ReadMinReplicasToWriteAsync(CancellationToken ct);
+    /// <summary>Connections to the other Redis pods, to read their own replication offsets during a handover. Never throws.</summary>
+    Task<IReplicaOffsets> ConnectReplicasAsync();
+}
+
+/// <summary>The replicas' own replication offsets, read directly (see <see cref="PeerReplicas"/>).</summary>
+public interface IReplicaOffsets : IAsyncDisposable
+{
+    /// <summary>The offsets of the peers that answer promptly as replicas of this pod, link up. Never throws but for cancellation.</summary>
+    Task<IReadOnlyList<long>> ReadOffsetsAsync(CancellationToken ct);
 }
 
 public sealed class LocalRedisClient : ILocalRedis
 {
     static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(1);
     readonly ConnectionMultiplexer mux;
+    readonly SidecarSettings settings;
     readonly NodeAddress node;
 
-    LocalRedisClient(ConnectionMultiplexer mux, NodeAddress node) { this.mux = mux; this.node = node; }
+    LocalRedisClient(ConnectionMultiplexer mux, SidecarSettings settings) { this.mux = mux; this.settings = settings; node = settings.LocalRedis; }
 
     public static async Task<LocalRedisClient> ConnectAsync(SidecarSettings s)
     {
@@ -43,7 +53,7 @@ public sealed class LocalRedisClient : ILocalRedis
         o.AbortOnConnectFail = false;
         o.ConnectRetry = 3;
         o.ReconnectRetryPolicy = new ExponentialRetry(100, 2000);
-        return new LocalRedisClient(await ConnectionMultiplexer.ConnectAsync(o).ConfigureAwait(false), s.LocalRedis);
+        return new LocalRedisClient(await ConnectionMultiplexer.ConnectAsync(o).ConfigureAwait(false), s);
     }
 
     IServer Server => mux.GetServer(RedisEndpoints.ToEndPoint(node));
@@ -53,8 +63,13 @@ public sealed class LocalRedisClient : ILocalRedis
         try
         {
             if (!mux.IsConnected) return LocalRedisState.Unreachable("not connected");
-            // One round trip: a killed or hung connection costs one timeout.
-            return RedisReplies.LocalState(await Server.InfoAsync().WaitAsync(CallTimeout, ct).ConfigureAwait(false));
+            // Only the two sections it reads (Redis 6 takes one section per INFO), sent together: one round trip, so a
+            // killed or hung connection costs one timeout, and a tenth of the full INFO to parse once a second.
+            var server = Server;
+            var replication = server.InfoAsync("replication");
+            var persistence = server.InfoAsync("persistence");
+            await Task.WhenAll(replication, persistence).WaitAsync(CallTimeout, ct).ConfigureAwait(false);
+            return RedisReplies.LocalState([.. replication.Result, .. persistence.Result]);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -87,6 +102,8 @@ public sealed class LocalRedisClient : ILocalRedis
         await RunAsync("CONFIG GET min-replicas-to-write", async () => pairs = await Server.ConfigGetAsync("min-replicas-to-write").ConfigureAwait(false), ct).ConfigureAwait(false);
         return pairs.Length == 1 && int.TryParse(pairs[0].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0;
     }
+
+    public async Task<IReplicaOffsets> ConnectReplicasAsync() => await PeerReplicas.OpenAsync(settings).ConfigureAwait(false);
 
     async Task RunAsync(string what, Func<Task> command, CancellationToken ct)
     {

@@ -71,7 +71,7 @@ public sealed class HandoverCoordinatorTests
         PodIntent? intentAtFailover = null;
         rig.Sentinels.OnFailover = i =>
         {
-            caughtUpAtFailover = HandoverPlanner.CaughtUp(rig.Redis.State);
+            caughtUpAtFailover = HandoverPlanner.CaughtUp(rig.Redis.State, rig.Redis.ReplicaOffsets);
             activeAtFailover = coordinator.Active;
             rig.Tick();                                                          // the reconcile loop meanwhile
             readyAtFailover = rig.Worker.Ready;
@@ -101,6 +101,63 @@ public sealed class HandoverCoordinatorTests
         Assert.Equal(1, rig.Metrics.Handovers(HandoverOutcome.HandedOver).Value);
         Assert.Contains(rig.Pods.Events, e => e is ("Normal", "HandedOver", _));
         Assert.Equal(LocalRole.Replica, rig.Redis.State.Role);
+    }
+
+    [Fact]
+    public async Task HandoverAsync_ReplicaHasTheTailBeforeItsAck_FailoverAskedWithoutWaitingForTheAck()
+    {
+        // The master's INFO still shows the replica's last acknowledged offset (90); the replica itself answers 100.
+        rig.Redis.State = MasterWithReplica(100, 90);
+        rig.Redis.ReplicaOffsets = [100];
+        TimeSpan? askedAfterPause = null;
+        rig.Sentinels.OnFailover = i =>
+        {
+            askedAfterPause = rig.Clock.GetUtcNow() - pausedAt;
+            rig.Clock.At(TimeSpan.FromMilliseconds(300), () => rig.Sentinels.Promote(i, Other, 2));
+            return (FailoverAnswer.Accepted, "OK");
+        };
+        rig.Redis.OnPause = () => pausedAt ??= rig.Clock.GetUtcNow();
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
+        rig.Journal.AssertSubsequence("redis.connect-replicas", "redis.pause", "sentinel.failover 0");
+        Assert.Equal(TimeSpan.Zero, askedAfterPause);                         // no virtual time passed: no wait for the ACK
+    }
+    DateTimeOffset? pausedAt;
+
+    [Fact]
+    public async Task HandoverAsync_OneOfTwoReplicasBehind_NoFailoverUntilBothHaveTheTail()
+    {
+        rig.Redis.State = new LocalRedisState(LocalRole.Master, Offset: 100, Replicas: [new(Other, "online", 100, 0), new(Third, "online", 80, 0)]);
+        rig.Redis.ReplicaOffsets = [100, 80];
+        rig.Clock.At(TimeSpan.FromSeconds(2), () => rig.Redis.ReplicaOffsets = [100, 100]);
+        DateTimeOffset? askedAt = null;
+        var start = rig.Clock.GetUtcNow();
+        rig.Sentinels.OnFailover = i =>
+        {
+            askedAt = rig.Clock.GetUtcNow();
+            rig.Clock.At(TimeSpan.FromMilliseconds(300), () => rig.Sentinels.Promote(i, Other, 2));
+            return (FailoverAnswer.Accepted, "OK");
+        };
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
+        Assert.InRange(askedAt!.Value - start, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2.1));
+    }
+
+    [Fact]
+    public async Task HandoverAsync_AReplicaNeverCatchesUp_CatchUpTimedOutNoFailover()
+    {
+        rig.Redis.State = new LocalRedisState(LocalRole.Master, Offset: 100, Replicas: [new(Other, "online", 100, 0), new(Third, "online", 80, 0)]);
+        rig.Redis.ReplicaOffsets = [100, 80];
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.CatchUpTimedOut, result.Outcome);
+        Assert.Equal(0, rig.Journal.CountStarting("sentinel.failover"));
+        AssertUnpausedStayedMaster();
     }
 
     [Fact]

@@ -117,31 +117,38 @@ public sealed class HandoverPlannerTests
         Assert.IsType<HandoverStep.Wait>(HandoverPlanner.ChooseSentinel([], IsMe));
     }
 
-    // --- CaughtUp ---
+    // --- CaughtUp (acknowledged: the offset in the master's INFO; direct: what the replicas answered themselves) ---
 
     [Theory]
-    [InlineData(100, "online", 100, true)]
-    [InlineData(100, "online", 101, true)]
-    [InlineData(100, "online", 99, false)]
-    [InlineData(100, "wait_bgsave", 100, false)] // not online: does not count
-    public void CaughtUp_ReplicaOffset_TrueOnlyForAnOnlineReplicaAtTheMastersOffset(long master, string state, long replica, bool expected)
+    [InlineData(100, "online", 100, new long[0], true)]
+    [InlineData(100, "online", 101, new long[0], true)]
+    [InlineData(100, "online", 99, new long[0], false)]
+    [InlineData(100, "online", 99, new long[] { 100 }, true)]   // the replica has it; its ACK has not come yet
+    [InlineData(100, "online", 99, new long[] { 99 }, false)]
+    [InlineData(100, "wait_bgsave", 100, new long[] { 100 }, false)] // not online: nobody to hand over to
+    public void CaughtUp_OneReplica_ByItsAcknowledgedOrItsOwnOffset(long master, string state, long acknowledged, long[] direct, bool expected)
     {
-        Assert.Equal(expected, HandoverPlanner.CaughtUp(MasterWithReplica(master, replica, state)));
+        Assert.Equal(expected, HandoverPlanner.CaughtUp(MasterWithReplica(master, acknowledged, state), direct));
+    }
+
+    [Theory]
+    [InlineData(50, 40, new long[0], false)]            // Sentinel might promote the one still missing the tail
+    [InlineData(50, 40, new long[] { 50 }, false)]      // one direct answer at the offset is still only one of two
+    [InlineData(50, 40, new long[] { 50, 40 }, false)]
+    [InlineData(50, 40, new long[] { 50, 50 }, true)]
+    [InlineData(50, 50, new long[0], true)]
+    public void CaughtUp_TwoReplicas_EveryOneMustHaveTheTail(long first, long second, long[] direct, bool expected)
+    {
+        var local = new LocalRedisState(LocalRole.Master, Offset: 50, Replicas: [new(Other, "online", first, 0), new(Third, "online", second, 0)]);
+
+        Assert.Equal(expected, HandoverPlanner.CaughtUp(local, direct));
     }
 
     [Fact]
-    public void CaughtUp_OneOfTwoReplicasAtTheOffset_True()
+    public void CaughtUp_NoReplicasOrNotMaster_False()
     {
-        var local = new LocalRedisState(LocalRole.Master, Offset: 50, Replicas: [new(Other, "online", 40, 0), new(Third, "online", 50, 0)]);
-
-        Assert.True(HandoverPlanner.CaughtUp(local));
-    }
-
-    [Fact]
-    public void CaughtUp_NoReplicas_False()
-    {
-        Assert.False(HandoverPlanner.CaughtUp(LonelyMaster()));
-        Assert.False(HandoverPlanner.CaughtUp(Unreachable));
+        Assert.False(HandoverPlanner.CaughtUp(LonelyMaster(), [100]));
+        Assert.False(HandoverPlanner.CaughtUp(Unreachable, [100]));
     }
 
     // --- AfterAccept (S0 accepted, the set's epoch was 1) ---

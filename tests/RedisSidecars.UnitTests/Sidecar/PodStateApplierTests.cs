@@ -169,6 +169,54 @@ public sealed class PodStateApplierTests : IAsyncLifetime
     }
 
     [Fact]
+    public void RunAsync_WatchJustDeliveredThePreviousMastersLabelGone_LabelsWithoutAFreshRead()
+    {
+        Start(FakeKubeFacts.Set("replica", true, peer1: "master"));
+        Publish(RoleLabel.Master, true, timed: true);
+        Advance(TimeSpan.FromSeconds(2));
+        Assert.Empty(Writes);
+        var readsWhileWaiting = rig.Journal.CountStarting("read.api.peer"); // the once-a-second reads of a wait
+
+        // The event that shows the label gone is itself the proof that the watch is current.
+        Settle(() =>
+        {
+            rig.Kube.HeardAt = rig.Clock.GetTimestamp();
+            rig.Kube.SetPeerLabel("redis-1", "replica");
+        });
+
+        Assert.Equal(["api.label master"], Writes);
+        Assert.Equal(readsWhileWaiting, rig.Journal.CountStarting("read.api.peer"));
+    }
+
+    [Fact]
+    public void RunAsync_WatchLastHeardLongerAgo_FreshReadDecides()
+    {
+        // The watch answered a while ago: it may have died silently since, and the API shows a peer labelled.
+        Start(FakeKubeFacts.Set("replica", true));
+        rig.Kube.HeardAt = rig.Clock.GetTimestamp();
+        Advance(TimeSpan.FromSeconds(1));
+        rig.Pods.PeerLabelNow = name => name == "redis-1" ? "master" : "replica";
+        Publish(RoleLabel.Master, true, timed: true);
+        Advance(TimeSpan.FromSeconds(2));
+
+        Assert.Empty(Writes);
+        Assert.True(rig.Journal.CountStarting("read.api.peer") >= 1, "expected a fresh read: " + rig.Journal);
+    }
+
+    [Fact]
+    public void RunAsync_WatchJustHeardButNotLive_FreshReadDecides()
+    {
+        Start(FakeKubeFacts.Set("replica", true) with { Live = false });
+        rig.Kube.HeardAt = rig.Clock.GetTimestamp();
+        rig.Pods.PeerLabelNow = name => name == "redis-1" ? "master" : "replica";
+        Publish(RoleLabel.Master, true, timed: true);
+        Advance(TimeSpan.FromMilliseconds(100));
+
+        Assert.Empty(Writes);
+        Assert.True(rig.Journal.CountStarting("read.api.peer") >= 1, "expected a fresh read: " + rig.Journal);
+    }
+
+    [Fact]
     public void RunAsync_PeerLabelledPastTheBound_LabelsWithAWarningEvent()
     {
         Start(FakeKubeFacts.Set("replica", true, peer1: "master"));

@@ -315,8 +315,12 @@ public sealed class FakeLocalRedis(CallJournal journal, TimeProvider clock) : IL
 
     public Task KillNormalClientsAsync(CancellationToken ct) => Run("kill", "redis.kill", () => { });
 
+    /// <summary>Called on every CLIENT PAUSE that succeeds.</summary>
+    public Action? OnPause { get; set; }
+
     public Task PauseWritesAsync(TimeSpan duration, CancellationToken ct) => Run("pause", "redis.pause", () =>
     {
+        OnPause?.Invoke();
         var now = clock.GetUtcNow();
         if (pausedUntil is { } until && until <= now) Lapses++;
         pausedUntil = now + duration;
@@ -347,6 +351,26 @@ public sealed class FakeLocalRedis(CallJournal journal, TimeProvider clock) : IL
         return MinReplicasToWrite;
     }
 
+    /// <summary>What the other Redis pods answer when asked for their own offset (<see cref="IReplicaOffsets"/>).</summary>
+    public IReadOnlyList<long> ReplicaOffsets
+    {
+        get { lock (gate) return replicaOffsets; }
+        set { lock (gate) replicaOffsets = value; }
+    }
+    IReadOnlyList<long> replicaOffsets = [];
+
+    public Task<IReplicaOffsets> ConnectReplicasAsync()
+    {
+        journal.Add("redis.connect-replicas");
+        return Task.FromResult<IReplicaOffsets>(new Offsets(this));
+    }
+
+    sealed class Offsets(FakeLocalRedis redis) : IReplicaOffsets
+    {
+        public Task<IReadOnlyList<long>> ReadOffsetsAsync(CancellationToken ct) => Task.FromResult(redis.ReplicaOffsets);
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
     Task Run(string command, string entry, Action effect)
     {
         journal.Add(entry);
@@ -373,6 +397,8 @@ public sealed class FakeKubeFacts : IKubeFacts
     public FakeKubeFacts(KubeFacts initial) => current = initial;
 
     public KubeFacts Current { get { lock (gate) return current; } }
+    /// <summary>When the watch last answered (0 = never: the applier reads the API before taking the master label).</summary>
+    public long HeardAt { get; set; }
     /// <summary>Calls of <see cref="WaitForChangeAsync"/> so far that waited (the cache had not changed since <c>version</c>).</summary>
     public int Waits => Volatile.Read(ref waits);
 
