@@ -32,7 +32,7 @@ public static class Lifecycle
     /// <summary>The shipped reconcile interval (test sets use a shorter one): resources at rest are measured as deployed.</summary>
     static readonly Dictionary<string, string> Env = new()
     {
-        ["RECONCILE_INTERVAL_MS"] = Environment.GetEnvironmentVariable("XTICK") ?? SidecarSettingsValidator.DefaultReconcileIntervalMs.ToString(CultureInfo.InvariantCulture),
+        ["RECONCILE_INTERVAL_MS"] = SidecarSettingsValidator.DefaultReconcileIntervalMs.ToString(CultureInfo.InvariantCulture),
     };
 
     public static async Task RunAsync(Report report, Counts n, Flavour f)

@@ -30,7 +30,11 @@ public sealed class ReconcileWorker
     readonly ILogger logger;
     readonly TimeProvider time;
     readonly SemaphoreSlim wake = new(0, 1);
+    readonly TimeSpan steadyPollEvery;
     ReadinessState readiness = ReadinessState.Initial;
+    int pollNow = 1; // 1: ask the Sentinels on the next tick whatever else holds (a Sentinel event, a connection change, a wake)
+    long lastPoll;
+    bool steady; // the last tick saw every Sentinel answer alike with nothing in progress, and this pod as it should be
     long lastTick;
     long demotedAt; // when this pod, labelled master, was decided not to be (0 = not demoting)
     bool clientsKilled;
@@ -48,6 +52,7 @@ public sealed class ReconcileWorker
         this.logger = logger;
         this.time = time;
         Tracker = new SentinelViewTracker(settings.Common.SentinelNodes.Count, settings.SentinelLossGrace, time);
+        steadyPollEvery = SteadyPollInterval(settings);
         metrics.SentinelsConfigured = settings.Common.SentinelNodes.Count;
         lastTick = time.GetTimestamp();
         applier.OnDemoted = KillClientsAfterDemotionAsync;
@@ -84,10 +89,24 @@ public sealed class ReconcileWorker
         return Task.CompletedTask;
     }
 
+    /// <summary>Reconcile now, asking the Sentinels too (a Sentinel event, a Sentinel connection lost or restored, a handover).</summary>
     public void Wake()
     {
+        AskSentinelsNextTick();
         try { wake.Release(); } catch (SemaphoreFullException) { }
     }
+
+    /// <summary>The next tick asks the Sentinels, steady or not.</summary>
+    internal void AskSentinelsNextTick() => Interlocked.Exchange(ref pollNow, 1);
+
+    /// <summary>
+    /// How often the Sentinels are asked while everything is steady: every second tick, and at least twice per
+    /// SENTINEL_LOSS_GRACE_MS (so a majority lost is still noticed within the grace). Failovers arrive as events and
+    /// wake the loop at once; the poll is the safety net. Unsteady (an answer missing or different, a failover in
+    /// progress, this pod not yet as it should be), every tick asks.
+    /// </summary>
+    internal static TimeSpan SteadyPollInterval(SidecarSettings s) =>
+        TimeSpan.FromTicks(Math.Max(s.ReconcileInterval.Ticks, Math.Min(2 * s.ReconcileInterval.Ticks, s.SentinelLossGrace.Ticks / 2)));
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -110,14 +129,22 @@ public sealed class ReconcileWorker
     {
         // The Sentinels and the local Redis are asked at once: a tick woken by a failover signal decides one round trip sooner.
         var localRead = local.ReadStateAsync(ct);
-        var answers = await sentinels.PollAsync(ct).ConfigureAwait(false);
-        var before = Tracker.Current.Master;
-        if (Tracker.OnPoll(answers) && before is not null)
+        var poll = Interlocked.Exchange(ref pollNow, 0) == 1 || !steady || time.GetElapsedTime(lastPoll) >= steadyPollEvery;
+        var allAgree = steady;
+        if (poll)
         {
-            metrics.FailoversObserved.Increment();
-            applier.NoteFailoverSignal(time.GetTimestamp());
+            lastPoll = time.GetTimestamp();
+            var answers = await sentinels.PollAsync(ct).ConfigureAwait(false);
+            var before = Tracker.Current.Master;
+            if (Tracker.OnPoll(answers) && before is not null)
+            {
+                metrics.FailoversObserved.Increment();
+                applier.NoteFailoverSignal(time.GetTimestamp());
+            }
+            metrics.SentinelsReachable = answers.Count(a => a.Error is null);
+            allAgree = answers.Count == settings.Common.SentinelNodes.Count
+                && answers.All(a => a.Answered && !a.FailoverInProgress && a.Master!.Value.Equals(answers[0].Master));
         }
-        metrics.SentinelsReachable = answers.Count(a => a.Error is null);
         var state = await localRead.ConfigureAwait(false);
         LastLocal = state;
         var view = Tracker.Current;
@@ -135,6 +162,8 @@ public sealed class ReconcileWorker
         if (next.Ready != readiness.Ready) Log.Readiness(logger, next.Ready, desired?.Reason ?? "waiting for a Sentinel view");
         readiness = next;
         metrics.Ready = readiness.Ready;
+        steady = allAgree && !view.Lost && !HandoverActive() && !fence.Fenced && desired is not null
+            && view.Master is { } m && (IsMe(m) ? state.Role == LocalRole.Master : state.Role == LocalRole.Replica && state.LinkUp) && readiness.Ready;
         applier.Publish(new PodIntent(desired?.Label ?? RoleLabel.Keep, readiness.Ready, desired?.Reason ?? "waiting for a Sentinel view"));
 
         await KillClientsIfDemotionStalledAsync(labelledMaster, desired, now, ct).ConfigureAwait(false);

@@ -53,6 +53,7 @@ public sealed class LocalRedisClient : ILocalRedis
         o.AbortOnConnectFail = false;
         o.ConnectRetry = 3;
         o.ReconnectRetryPolicy = new ExponentialRetry(100, 2000);
+        o.HeartbeatInterval = Sentinel.SentinelWatcher.HeartbeatEvery; // every call has its own timeout (see there)
         return new LocalRedisClient(await ConnectionMultiplexer.ConnectAsync(o).ConfigureAwait(false), s);
     }
 

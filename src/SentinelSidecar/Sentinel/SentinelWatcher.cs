@@ -39,6 +39,7 @@ public interface ISentinels : IAsyncDisposable
 public sealed class SentinelWatcher(CommonSettings settings, ILogger logger, TimeProvider time) : ISentinels
 {
     static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(1);
+    internal static readonly TimeSpan HeartbeatEvery = TimeSpan.FromSeconds(5);
     /// <summary>Events that only wake the loop (the poll that follows reads the state they announce).</summary>
     static readonly string[] OtherEvents =
     [
@@ -57,7 +58,13 @@ public sealed class SentinelWatcher(CommonSettings settings, ILogger logger, Tim
             o.AbortOnConnectFail = false;
             o.ConnectRetry = 3;
             o.ReconnectRetryPolicy = new ExponentialRetry(250, 5000);
+            // Every call has its own timeout here; the library's heartbeat only sends the keep-alive PING and notices
+            // a dead connection, so once every few seconds is enough (once a second, it was a wake-up a second each).
+            o.HeartbeatInterval = HeartbeatEvery;
             var mux = await ConnectionMultiplexer.ConnectAsync(o).ConfigureAwait(false);
+            // A Sentinel lost or back: ask every Sentinel at once rather than at the next steady poll.
+            mux.ConnectionFailed += (_, _) => onOtherEvent();
+            mux.ConnectionRestored += (_, _) => onOtherEvent();
             sentinels.Add((node, mux));
             var sub = mux.GetSubscriber();
             await SubscribeAsync(sub, "+promoted-slave", (channel, message) =>
