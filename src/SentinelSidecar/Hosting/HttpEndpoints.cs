@@ -56,16 +56,14 @@ public sealed class HttpEndpoints(
             try
             {
                 var stream = client.GetStream();
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                timeout.CancelAfter(ReadTimeout);
-                var (method, path) = await ReadRequestLineAsync(stream, timeout.Token).ConfigureAwait(false);
+                var (method, path) = await ReadRequestLineAsync(stream, ct).ConfigureAwait(false);
                 var (code, type, body) = await RouteAsync(method, path, ct).ConfigureAwait(false);
                 var length = Encoding.UTF8.GetByteCount(body);
                 var head = $"HTTP/1.1 {code} {Reason(code)}\r\nContent-Type: {type}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n";
                 // One write: a probe a second is most of what wakes this process at rest.
                 await stream.WriteAsync(Encoding.UTF8.GetBytes(method == "HEAD" ? head : head + body), ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or OperationCanceledException or SocketException or InvalidDataException) { }
+            catch (Exception e) when (e is IOException or OperationCanceledException or SocketException or InvalidDataException or TimeoutException) { }
         }
     }
 
@@ -92,7 +90,10 @@ public sealed class HttpEndpoints(
         var filled = 0;
         while (true)
         {
-            var n = await stream.ReadAsync(buffer.AsMemory(filled), ct).ConfigureAwait(false);
+            // A probe's request is usually there with the connection: the read completes at once, and only a read that
+            // has to wait gets a timer (one per probe a second was a wake-up of the timer thread each).
+            var read = stream.ReadAsync(buffer.AsMemory(filled), ct);
+            var n = read.IsCompletedSuccessfully ? read.Result : await read.AsTask().WaitAsync(ReadTimeout, ct).ConfigureAwait(false);
             if (n == 0) throw new InvalidDataException("connection closed before the request was complete");
             filled += n;
             var text = Encoding.ASCII.GetString(buffer, 0, filled);

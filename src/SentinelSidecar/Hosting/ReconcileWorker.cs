@@ -30,11 +30,9 @@ public sealed class ReconcileWorker
     readonly ILogger logger;
     readonly TimeProvider time;
     readonly SemaphoreSlim wake = new(0, 1);
-    readonly TimeSpan steadyPollEvery;
+    readonly TimeSpan steadyInterval;
     ReadinessState readiness = ReadinessState.Initial;
-    int pollNow = 1; // 1: ask the Sentinels on the next tick whatever else holds (a Sentinel event, a connection change, a wake)
-    long lastPoll;
-    bool steady; // the last tick saw every Sentinel answer alike with nothing in progress, and this pod as it should be
+    volatile bool steady; // the last tick saw every Sentinel answer alike with nothing in progress, and this pod as it should be
     long lastTick;
     long demotedAt; // when this pod, labelled master, was decided not to be (0 = not demoting)
     bool clientsKilled;
@@ -52,7 +50,7 @@ public sealed class ReconcileWorker
         this.logger = logger;
         this.time = time;
         Tracker = new SentinelViewTracker(settings.Common.SentinelNodes.Count, settings.SentinelLossGrace, time);
-        steadyPollEvery = SteadyPollInterval(settings);
+        steadyInterval = SteadyInterval(settings);
         metrics.SentinelsConfigured = settings.Common.SentinelNodes.Count;
         lastTick = time.GetTimestamp();
         applier.OnDemoted = KillClientsAfterDemotionAsync;
@@ -89,23 +87,22 @@ public sealed class ReconcileWorker
         return Task.CompletedTask;
     }
 
-    /// <summary>Reconcile now, asking the Sentinels too (a Sentinel event, a Sentinel connection lost or restored, a handover).</summary>
+    /// <summary>Reconcile now (a Sentinel event, a Sentinel connection lost or restored, a handover).</summary>
     public void Wake()
     {
-        AskSentinelsNextTick();
         try { wake.Release(); } catch (SemaphoreFullException) { }
     }
 
-    /// <summary>The next tick asks the Sentinels, steady or not.</summary>
-    internal void AskSentinelsNextTick() => Interlocked.Exchange(ref pollNow, 1);
-
     /// <summary>
-    /// How often the Sentinels are asked while everything is steady: every second tick, and at least twice per
-    /// SENTINEL_LOSS_GRACE_MS (so a majority lost is still noticed within the grace). Failovers arrive as events and
-    /// wake the loop at once; the poll is the safety net. Unsteady (an answer missing or different, a failover in
-    /// progress, this pod not yet as it should be), every tick asks.
+    /// The time to the next tick when nothing else wakes the loop: RECONCILE_INTERVAL_MS while anything is in motion, twice
+    /// that while steady (every Sentinel answered alike, no failover in progress, the local Redis and readiness as they
+    /// should be), at most half of SENTINEL_LOSS_GRACE_MS so that a majority lost is still noticed within the grace.
+    /// Failovers arrive as events and wake the loop at once; the tick is the safety net, and at rest it is most of the
+    /// sidecar's CPU.
     /// </summary>
-    internal static TimeSpan SteadyPollInterval(SidecarSettings s) =>
+    public TimeSpan NextInterval => steady ? steadyInterval : settings.ReconcileInterval;
+
+    internal static TimeSpan SteadyInterval(SidecarSettings s) =>
         TimeSpan.FromTicks(Math.Max(s.ReconcileInterval.Ticks, Math.Min(2 * s.ReconcileInterval.Ticks, s.SentinelLossGrace.Ticks / 2)));
 
     public async Task RunAsync(CancellationToken ct)
@@ -118,7 +115,7 @@ public sealed class ReconcileWorker
             using var next = CancellationTokenSource.CreateLinkedTokenSource(ct);
             try
             {
-                await Task.WhenAny(wake.WaitAsync(next.Token), Task.Delay(settings.ReconcileInterval, time, next.Token), kube.WaitForChangeAsync(version, next.Token)).ConfigureAwait(false);
+                await Task.WhenAny(wake.WaitAsync(next.Token), Task.Delay(NextInterval, time, next.Token), kube.WaitForChangeAsync(version, next.Token)).ConfigureAwait(false);
             }
             finally { await next.CancelAsync().ConfigureAwait(false); }
         }
@@ -129,22 +126,16 @@ public sealed class ReconcileWorker
     {
         // The Sentinels and the local Redis are asked at once: a tick woken by a failover signal decides one round trip sooner.
         var localRead = local.ReadStateAsync(ct);
-        var poll = Interlocked.Exchange(ref pollNow, 0) == 1 || !steady || time.GetElapsedTime(lastPoll) >= steadyPollEvery;
-        var allAgree = steady;
-        if (poll)
+        var answers = await sentinels.PollAsync(ct).ConfigureAwait(false);
+        var before = Tracker.Current.Master;
+        if (Tracker.OnPoll(answers) && before is not null)
         {
-            lastPoll = time.GetTimestamp();
-            var answers = await sentinels.PollAsync(ct).ConfigureAwait(false);
-            var before = Tracker.Current.Master;
-            if (Tracker.OnPoll(answers) && before is not null)
-            {
-                metrics.FailoversObserved.Increment();
-                applier.NoteFailoverSignal(time.GetTimestamp());
-            }
-            metrics.SentinelsReachable = answers.Count(a => a.Error is null);
-            allAgree = answers.Count == settings.Common.SentinelNodes.Count
-                && answers.All(a => a.Answered && !a.FailoverInProgress && a.Master!.Value.Equals(answers[0].Master));
+            metrics.FailoversObserved.Increment();
+            applier.NoteFailoverSignal(time.GetTimestamp());
         }
+        metrics.SentinelsReachable = answers.Count(a => a.Error is null);
+        var allAgree = answers.Count == settings.Common.SentinelNodes.Count
+            && answers.All(a => a.Answered && !a.FailoverInProgress && a.Master!.Value.Equals(answers[0].Master));
         var state = await localRead.ConfigureAwait(false);
         LastLocal = state;
         var view = Tracker.Current;

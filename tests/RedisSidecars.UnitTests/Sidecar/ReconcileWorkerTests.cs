@@ -38,88 +38,71 @@ public sealed class ReconcileWorkerTests
         Assert.False(rig.Metrics.SentinelMajorityLost);
     }
 
-    // --- how often the Sentinels are asked (events wake the loop at once; the poll is the safety net) ---
+    // --- the safety-net tick: longer while steady (events wake the loop at once) ---
+
+    static SidecarRig SteadyRig() => new(o => { o.ReconcileIntervalMs = "1000"; o.SentinelLossGraceMs = "5000"; });
 
     [Fact]
-    public void RunOnceAsync_Steady_SentinelsAskedEverySecondTickOnly()
+    public void NextInterval_Steady_TwiceTheInterval()
     {
-        var steady = new SidecarRig(o => { o.ReconcileIntervalMs = "1000"; o.SentinelLossGraceMs = "5000"; });
-        steady.BecomeMaster();
-        var polls = steady.Sentinels.Polls;
+        var r = SteadyRig();
+        Assert.Equal(TimeSpan.FromSeconds(1), r.Worker.NextInterval);   // nothing seen yet
 
-        steady.TickUnwoken();                                          // at once: the last answer is fresh
-        Assert.Equal(polls, steady.Sentinels.Polls);
-        steady.Clock.Advance(TimeSpan.FromSeconds(1));
-        steady.TickUnwoken();
-        Assert.Equal(polls, steady.Sentinels.Polls);
-        steady.Clock.Advance(TimeSpan.FromSeconds(1));
-        steady.TickUnwoken();                                          // two intervals since the last poll
-        Assert.Equal(polls + 1, steady.Sentinels.Polls);
-    }
+        r.BecomeMaster();
 
-    [Fact]
-    public void RunOnceAsync_Steady_LocalRedisStillReadEveryTick()
-    {
-        var steady = new SidecarRig(o => { o.ReconcileIntervalMs = "1000"; o.SentinelLossGraceMs = "5000"; });
-        steady.BecomeMaster();
-        var reads = steady.Journal.Count("read.redis");
-
-        steady.Redis.State = Unreachable;                              // the local Redis died: no event announces it
-        steady.TickUnwoken();
-
-        Assert.Equal(reads + 1, steady.Journal.Count("read.redis"));
-        Assert.Contains("local Redis is", steady.Applier.Intent!.Reason);
-        steady.Clock.Advance(steady.Settings.ReplicaNotReadyAfter);
-        steady.TickUnwoken();
-        Assert.False(steady.Worker.Ready);
-    }
-
-    [Fact]
-    public void RunOnceAsync_AfterAWake_SentinelsAskedAtOnce()
-    {
-        var steady = new SidecarRig(o => { o.ReconcileIntervalMs = "1000"; o.SentinelLossGraceMs = "5000"; });
-        steady.BecomeMaster();
-        var polls = steady.Sentinels.Polls;
-
-        steady.Worker.Wake();                                          // a Sentinel event, or a Sentinel connection lost
-        steady.TickUnwoken();
-
-        Assert.Equal(polls + 1, steady.Sentinels.Polls);
+        Assert.Equal(TimeSpan.FromSeconds(2), r.Worker.NextInterval);
     }
 
     [Theory]
     [InlineData("one Sentinel unreachable")]
     [InlineData("one Sentinel names another master")]
+    [InlineData("a failover in progress")]
+    [InlineData("local Redis unreachable")]
     [InlineData("local Redis a replica")]
-    public void RunOnceAsync_NotSteady_SentinelsAskedEveryTick(string unsteady)
+    public void NextInterval_AnythingInMotion_TheInterval(string unsteady)
     {
-        var rig2 = new SidecarRig(o => { o.ReconcileIntervalMs = "1000"; o.SentinelLossGraceMs = "5000"; });
-        rig2.BecomeMaster();
+        var r = SteadyRig();
+        r.BecomeMaster();
         switch (unsteady)
         {
-            case "one Sentinel unreachable": rig2.Sentinels[2] = FakeSentinel.Unreachable("connection refused"); break;
-            case "one Sentinel names another master": rig2.Sentinels[2] = new FakeSentinel(Other, 1); break;
-            default: rig2.Redis.State = ReplicaOf(Other); break;
+            case "one Sentinel unreachable": r.Sentinels[2] = FakeSentinel.Unreachable("connection refused"); break;
+            case "one Sentinel names another master": r.Sentinels[2] = new FakeSentinel(Other, 1); break;
+            case "a failover in progress": r.Sentinels[2] = new FakeSentinel(Me, 1, FailoverInProgress: true); break;
+            case "local Redis unreachable": r.Redis.State = Unreachable; break;
+            default: r.Redis.State = ReplicaOf(Other); break;
         }
-        rig2.Tick();
-        var polls = rig2.Sentinels.Polls;
 
-        rig2.TickUnwoken();
-        rig2.TickUnwoken();
+        r.Tick();
 
-        Assert.Equal(polls + 2, rig2.Sentinels.Polls);
+        Assert.Equal(TimeSpan.FromSeconds(1), r.Worker.NextInterval);
+    }
+
+    [Fact]
+    public void NextInterval_SteadyReplica_TwiceTheInterval_ButNotWithItsLinkDown()
+    {
+        var r = SteadyRig();
+        r.Kube.UpdateOwn(p => p with { Labels = FakeKubeFacts.Labels("redis-role", "replica") });
+        r.Sentinels.SetAll(Other, 1);
+        r.Redis.State = ReplicaOf(Other);
+        r.Tick();
+        Assert.Equal(TimeSpan.FromSeconds(2), r.Worker.NextInterval);
+
+        r.Redis.State = r.Redis.State with { LinkUp = false };
+        r.Tick();
+
+        Assert.Equal(TimeSpan.FromSeconds(1), r.Worker.NextInterval);
     }
 
     [Theory]
     [InlineData(1000, 5000, 2000)]
-    [InlineData(1000, 1000, 1000)]   // never slower than the grace allows, never faster than a tick
+    [InlineData(1000, 1000, 1000)]   // never longer than half the grace, never shorter than the interval
     [InlineData(200, 5000, 400)]
     [InlineData(1000, 3000, 1500)]
-    public void SteadyPollInterval_TwoTicksWithinHalfTheGrace(int tickMs, int graceMs, int expectedMs)
+    public void SteadyInterval_TwiceTheIntervalWithinHalfTheGrace(int tickMs, int graceMs, int expectedMs)
     {
         var s = SidecarSettingsBuilder.Valid(0, o => { o.ReconcileIntervalMs = tickMs.ToString(System.Globalization.CultureInfo.InvariantCulture); o.SentinelLossGraceMs = graceMs.ToString(System.Globalization.CultureInfo.InvariantCulture); });
 
-        Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), ReconcileWorker.SteadyPollInterval(s));
+        Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), ReconcileWorker.SteadyInterval(s));
     }
 
     [Fact]

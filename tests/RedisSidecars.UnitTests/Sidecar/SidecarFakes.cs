@@ -540,14 +540,7 @@ public sealed class SidecarRig
     public HandoverCoordinator Coordinator() => new(Settings, Worker, Redis, Sentinels, Pods, Metrics, NullLogger.Instance, Clock);
 
     /// <summary>One reconcile. The fakes answer at once, so a tick that does not complete at once waited on something else.</summary>
-    /// <summary>One reconcile that asks the Sentinels (as after a Sentinel event); <see cref="TickUnwoken"/> for a tick of the timer alone.</summary>
     public void Tick()
-    {
-        Worker.AskSentinelsNextTick();
-        TickUnwoken();
-    }
-
-    public void TickUnwoken()
     {
         var tick = Worker.RunOnceAsync(CancellationToken.None);
         Assert.True(tick.IsCompleted, "RunOnceAsync waited on something; calls: " + Journal);
