@@ -11,6 +11,8 @@ public abstract record PodStep
     /// <summary>Nothing to write: the pod is as desired (or must wait for the watch to show more).</summary>
     public sealed record Done : PodStep;
     public sealed record PatchCondition(bool Ready) : PodStep;
+    /// <summary>A labelled master stepping down: the readiness condition False and the label <paramref name="Label"/>, sent together.</summary>
+    public sealed record Demote(string? Label) : PodStep;
     /// <summary>Patch the role label; <paramref name="StillLabelled"/>: peers that still carry the master label after the bounded wait.</summary>
     public sealed record PatchLabel(string? Value, IReadOnlyList<string> StillLabelled) : PodStep;
     /// <summary>Labelling this pod master must wait until these peers drop the label (never two masters labelled).</summary>
@@ -21,10 +23,12 @@ public abstract record PodStep
 public sealed record LabelValues(string Master, string? Replica);
 
 /// <summary>
-/// The next Kubernetes write that brings this pod from what the watch shows to what is desired, one at a time, in
-/// DESIGN.md's order: a pod going unready reports it before its label changes (demotion: readiness, then label);
-/// a pod becoming master waits until no peer carries the master label (bounded by MASTER_LABEL_WAIT_MS), then labels
-/// itself, then reports ready. Pure; the applier calls it again after every write and every watch change.
+/// The next Kubernetes write that brings this pod from what the watch shows to what is desired: a pod going unready
+/// reports it before its label changes, except a labelled master stepping down, which sends the condition and the
+/// label together (the new master waits for exactly that label to go: one API round trip instead of two; /readyz is
+/// down already, so the condition only follows it); a pod becoming master waits until no peer carries the master label
+/// (bounded by MASTER_LABEL_WAIT_MS), then labels itself, then reports ready. Pure; the applier calls it again after
+/// every write and every watch change.
 /// </summary>
 public static class PodPlanner
 {
@@ -50,6 +54,7 @@ public static class PodPlanner
             var waited = waitingSince ?? TimeSpan.Zero;
             return waited >= labelWait ? new PodStep.PatchLabel(want, labelled) : new PodStep.WaitForPeers(labelled, labelWait - waited);
         }
+        if (conditionWrong && !ready && own.Label == values.Master && want != values.Master) return new PodStep.Demote(want);
         if (conditionWrong && !ready && !(conditionFailing && own.Label != want)) return new PodStep.PatchCondition(false);
         if (own.Label != want) return new PodStep.PatchLabel(want, []);
         if (conditionWrong) return new PodStep.PatchCondition(ready);

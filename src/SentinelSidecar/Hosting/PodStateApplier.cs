@@ -110,6 +110,24 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
                         catch (PodApiException) { conditionFailing = true; throw; }
                         conditionFailing = false;
                         break;
+                    case PodStep.Demote d:
+                        {
+                            // Both writes at once; each failure is retried from what the watch shows next.
+                            var condition = writer.SetReadinessConditionAsync(false, "NotReady", want.Reason, ct);
+                            var label = writer.SetRoleLabelAsync(d.Label, ct);
+                            PodApiException? failed = null;
+                            try { await condition.ConfigureAwait(false); conditionFailing = false; }
+                            catch (PodApiException e) { conditionFailing = true; failed = e; }
+                            try
+                            {
+                                await label.ConfigureAwait(false);
+                                Labelled(own.Label, d.Label, want);
+                                if (OnDemoted is { } afterDemotion) await afterDemotion(ct).ConfigureAwait(false);
+                            }
+                            catch (PodApiException e) { failed ??= e; }
+                            if (failed is not null) throw failed;
+                            break;
+                        }
                     case PodStep.PatchLabel l:
                         if (l.Value == settings.MasterLabelValue && l.StillLabelled.Count == 0 && !JustHeard(facts) && await PeerLabelledNowAsync(ct).ConfigureAwait(false) != false)
                         {

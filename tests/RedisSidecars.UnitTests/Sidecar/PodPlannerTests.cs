@@ -33,6 +33,7 @@ public sealed class PodPlannerTests
                 case PodStep.Done: return writes;
                 case PodStep.PatchCondition c: writes.Add($"condition {c.Ready}"); own = own with { ConditionTrue = c.Ready }; break;
                 case PodStep.PatchLabel l: writes.Add($"label {l.Value ?? "(none)"}"); own = own with { Label = l.Value }; break;
+                case PodStep.Demote d: writes.Add($"condition False + label {d.Label ?? "(none)"}"); own = own with { ConditionTrue = false, Label = d.Label }; break;
                 case var other: Assert.Fail($"unexpected {other}"); break;
             }
         }
@@ -47,9 +48,18 @@ public sealed class PodPlannerTests
     }
 
     [Fact]
-    public void Next_Demotion_ConditionFalseBeforeTheLabel()
+    public void Next_DemotionOfALabelledMaster_ConditionAndLabelTogether()
     {
         var writes = Apply(RoleLabel.Replica, false, Pod("master", true));
+
+        Assert.Equal(["condition False + label replica"], writes);
+        Assert.Equal(new PodStep.Demote(null), PodPlanner.Next(RoleLabel.Replica, false, Pod("master", true), NoMasterPeer, new LabelValues("master", null), null, Bound));
+    }
+
+    [Fact]
+    public void Next_ReplicaGoingUnready_ConditionBeforeAnyLabel()
+    {
+        var writes = Apply(RoleLabel.Replica, false, Pod(null, true));
 
         Assert.Equal(["condition False", "label replica"], writes);
     }
@@ -125,7 +135,7 @@ public sealed class PodPlannerTests
     {
         var writes = Apply(RoleLabel.Replica, false, Pod("master", true), NoReplicaLabel);
 
-        Assert.Equal(["condition False", "label (none)"], writes);
+        Assert.Equal(["condition False + label (none)"], writes);
     }
 
     [Fact]
@@ -191,8 +201,10 @@ public sealed class PodPlannerTests
     [Fact]
     public void Next_DemotionWithTheConditionWriteFailing_LabelFirst()
     {
-        Assert.IsType<PodStep.PatchCondition>(PodPlanner.Next(RoleLabel.Replica, false, Pod("master", true), NoMasterPeer, Values, null, Bound, conditionFailing: false));
-        AssertLabel("replica", PodPlanner.Next(RoleLabel.Replica, false, Pod("master", true), NoMasterPeer, Values, null, Bound, conditionFailing: true));
+        Assert.IsType<PodStep.PatchCondition>(PodPlanner.Next(RoleLabel.Replica, false, Pod("other", true), NoMasterPeer, Values, null, Bound, conditionFailing: false));
+        AssertLabel("replica", PodPlanner.Next(RoleLabel.Replica, false, Pod("other", true), NoMasterPeer, Values, null, Bound, conditionFailing: true));
+        // A labelled master sends both at once, failing or not.
+        Assert.IsType<PodStep.Demote>(PodPlanner.Next(RoleLabel.Replica, false, Pod("master", true), NoMasterPeer, Values, null, Bound, conditionFailing: true));
         // Label already right: the condition is all there is to write, failing or not.
         Assert.IsType<PodStep.PatchCondition>(PodPlanner.Next(RoleLabel.Replica, false, Pod("replica", true), NoMasterPeer, Values, null, Bound, conditionFailing: true));
     }

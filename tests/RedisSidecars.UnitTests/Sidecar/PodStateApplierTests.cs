@@ -347,14 +347,30 @@ public sealed class PodStateApplierTests : IAsyncLifetime
     [Fact]
     public void RunAsync_NewerIntentDuringBackoff_AppliedWithoutWaitingForTheBackoff()
     {
-        Start(FakeKubeFacts.Set("master", true));
+        Start(FakeKubeFacts.Set("replica", true));
         rig.Pods.Before = (entry, _) => entry == "api.condition False" ? throw new PodApiException("HTTP 503") : Task.CompletedTask;
-        Publish(RoleLabel.Replica, false, timed: true);
+        Publish(RoleLabel.Replica, false, timed: true);               // the condition write fails: a backoff starts
 
-        Publish(RoleLabel.Master, true);
+        Publish(RoleLabel.Replica, true);                              // ready again before the backoff is over
 
         Assert.Equal(["api.condition False"], rig.Journal.Starting("api.condition"));
         Assert.Empty(rig.Journal.Starting("api.label"));
+    }
+
+    [Fact]
+    public void RunAsync_DemotionConditionFails_LabelGoesAnywayAndTheConditionIsRetried()
+    {
+        Start(FakeKubeFacts.Set("master", true));
+        var failures = 1;
+        rig.Pods.Before = (entry, _) => entry == "api.condition False" && Interlocked.Decrement(ref failures) >= 0
+            ? throw new PodApiException("HTTP 503") : Task.CompletedTask;
+
+        Publish(RoleLabel.Replica, false, timed: true);
+        Advance(TimeSpan.FromSeconds(1));
+
+        Assert.Equal(["api.label replica"], rig.Journal.Starting("api.label"));   // once: it went with the failed condition
+        Assert.Equal(2, rig.Journal.Count("api.condition False"));                 // the failed one, then its retry
+        Assert.Equal(1, demoted);
     }
 
     [Fact]

@@ -437,7 +437,7 @@ public sealed class ReconcileWorkerTests
             Assert.False(rig.Worker.Ready);
         }
 
-        Assert.Equal(["api.condition False"], rig.Journal.Starting("api.")); // one write, still hanging
+        Assert.Equal(["api.condition False", "api.label replica"], rig.Journal.Starting("api.")); // the demotion's two writes, still hanging
         Assert.Equal(1, rig.Journal.Count("redis.kill"));                     // clients go anyway, 3 s after the demotion
         Assert.False(loop.IsCompleted);
         await stop.CancelAsync();
