@@ -218,7 +218,13 @@ public sealed class HandoverCoordinator(
                     worker.Wake();
                     return Fail(f.Outcome, f.Detail, start);
             }
-            await Task.Delay(PromotionPoll, time, ct).ConfigureAwait(false);
+            // The next probe in 20 ms, or at once when a newer-epoch signal (+promoted-slave) arrives.
+            using (var next = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                await Task.WhenAny(Task.Delay(PromotionPoll, time, next.Token), worker.NextSignal).ConfigureAwait(false);
+                await next.CancelAsync().ConfigureAwait(false);
+            }
+            ct.ThrowIfCancellationRequested();
         }
         return null;
     }

@@ -82,10 +82,16 @@ public sealed class ReconcileWorker
         {
             metrics.FailoversObserved.Increment();
             applier.NoteFailoverSignal(s.ReceivedTimestamp);
+            Interlocked.Exchange(ref signalled, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         }
         Wake();
         return Task.CompletedTask;
     }
+
+    /// <summary>Completes when the next newer-epoch failover signal has been applied to <see cref="Tracker"/> (a handover waiting for its promotion looks at once).</summary>
+    public Task NextSignal => Volatile.Read(ref signalled).Task;
+
+    TaskCompletionSource signalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Reconcile now (a Sentinel event, a Sentinel connection lost or restored, a handover).</summary>
     public void Wake()

@@ -179,6 +179,23 @@ public sealed class HandoverCoordinatorTests
     }
 
     [Fact]
+    public async Task HandoverAsync_PromotedSlaveSignal_SeenAtOnceNotAtTheNextProbe()
+    {
+        // The accepting Sentinel stops answering, so only the signal can tell; it arrives between two 20 ms probes.
+        rig.Sentinels.OnFailover = i =>
+        {
+            rig.Clock.At(TimeSpan.FromMilliseconds(1), () => rig.Sentinels[i] = FakeSentinel.Unreachable("timed out"));
+            rig.Clock.At(TimeSpan.FromMilliseconds(405), () => _ = rig.Worker.OnSignalAsync(new FailoverSignal(Sentinels[1], "+promoted-slave", Other, 2, rig.Clock.GetTimestamp())));
+            return (FailoverAnswer.Accepted, "OK");
+        };
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
+        Assert.InRange(result.Promotion!.Value, TimeSpan.FromMilliseconds(405), TimeSpan.FromMilliseconds(410)); // one drive step, not a probe period
+    }
+
+    [Fact]
     public async Task HandoverAsync_PromotionWhileWaiting_PauseRenewedNeverLapses()
     {
         PromoteAfterAccepting(TimeSpan.FromSeconds(4));
