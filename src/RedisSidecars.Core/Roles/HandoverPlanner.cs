@@ -90,6 +90,27 @@ public static class HandoverPlanner
     }
 
     /// <summary>
+    /// Whether the Sentinel about to be asked has read every replica's <c>replica-priority</c> as this sidecar's peers set
+    /// it (<paramref name="expected"/>: 100 for a pod at the StatefulSet's update revision, 200 for an outdated one).
+    /// Sentinel picks the replica to promote from what it read with its last <c>INFO</c> of that replica, every 10 s:
+    /// a priority changed since (a rolling restart just began) is not seen yet, and with equal priorities the ranking
+    /// falls to offsets read up to 10 s ago as well — so an outdated replica could be promoted over an up-to-date one.
+    /// Only the two managed values count (a template's own value, e.g. 0, is left to Sentinel). Null: nothing stale;
+    /// otherwise what is, for the log.
+    /// </summary>
+    public static string? StalePriority(IReadOnlyList<(NodeAddress? Address, int? Priority)> sentinelReplicas,
+        IReadOnlyList<(NodeAddress Node, int Expected)> expected)
+    {
+        foreach (var (node, want) in expected)
+        {
+            var row = sentinelReplicas.FirstOrDefault(r => r.Address is { } a && a.Equals(node));
+            if (row.Address is null || row.Priority is not (ReplicaPriorityPlanner.Current or ReplicaPriorityPlanner.Outdated)) continue;
+            if (row.Priority != want) return $"Sentinel still has {node} at replica-priority {row.Priority} (it is {want} now)";
+        }
+        return null;
+    }
+
+    /// <summary>
     /// Whether every online replica has reached the master's offset (writes are paused, so the offset stands still).
     /// Every one, not any: Sentinel picks the replica to promote by priority and by offsets it read up to ten seconds
     /// ago, so a replica still missing the tail could be promoted and the tail lost. A replica counts as caught up by

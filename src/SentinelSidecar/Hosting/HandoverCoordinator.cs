@@ -35,6 +35,8 @@ public sealed class HandoverCoordinator(
     static readonly TimeSpan RenewEvery = TimeSpan.FromSeconds(1);
     static readonly TimeSpan PromotionPoll = TimeSpan.FromMilliseconds(20);
     static readonly TimeSpan AllSentinelsPoll = TimeSpan.FromMilliseconds(250);
+    /// <summary>Sentinel reads each replica's INFO every 10 s.</summary>
+    static readonly TimeSpan PriorityWait = TimeSpan.FromSeconds(11);
     readonly object gate = new();
     Task<HandoverResult>? running;
     volatile bool active;
@@ -119,6 +121,10 @@ public sealed class HandoverCoordinator(
                     }
                 }
 
+                // 2b. Sentinel chooses from priorities it read up to 10 s ago: during a rolling restart, give it the time to
+                //     see the ones just changed, so that it promotes an up-to-date replica (writes are not paused yet).
+                if (refused is null) await WaitForSentinelToSeePrioritiesAsync(chosen.Value, ct).ConfigureAwait(false);
+
                 // 3. No more writes land here; they wait and, once this node is a replica, fail with -READONLY.
                 var keeper = new PauseKeeper(local, logger, time, PauseFor, RenewEvery, settings.LocalRedis.ToString());
                 try { await keeper.StartAsync(ct).ConfigureAwait(false); }
@@ -181,6 +187,26 @@ public sealed class HandoverCoordinator(
             worker.Wake();
             _ = replicas.ContinueWith(t => t.Result.DisposeAsync().AsTask(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
         }
+    }
+
+    /// <summary>
+    /// Waits (every 250 ms, at most <see cref="PriorityWait"/> and half the handover bound) until <paramref name="sentinel"/>
+    /// has read every peer's replica-priority as it is now; then, or when it cannot tell, goes on.
+    /// </summary>
+    async Task WaitForSentinelToSeePrioritiesAsync(NodeAddress sentinel, CancellationToken ct)
+    {
+        var since = time.GetTimestamp();
+        var bound = TimeSpan.FromTicks(Math.Min(PriorityWait.Ticks, settings.HandoverTimeout.Ticks / 2));
+        string? logged = null;
+        while (time.GetElapsedTime(since) < bound)
+        {
+            var expected = worker.ExpectedPeerPriorities();
+            if (expected.Count == 0 || await sentinels.ReplicasAsync(sentinel, ct).ConfigureAwait(false) is not { } seen) return;
+            if (HandoverPlanner.StalePriority(seen, expected) is not { } stale) return;
+            if (logged is null) { Log.Handover(logger, stale + "; waiting for Sentinel to read it before pausing writes"); logged = stale; }
+            await Task.Delay(AllSentinelsPoll, time, ct).ConfigureAwait(false);
+        }
+        Log.Handover(logger, $"{logged}; asking anyway after {bound.TotalSeconds:0.#} s");
     }
 
     /// <summary>

@@ -73,6 +73,21 @@ public sealed class ReconcileWorker
 
     public bool IsMe(NodeAddress node) => settings.Common.IsMe(node);
 
+    /// <summary>
+    /// The replica-priority each peer's sidecar sets (<see cref="ReplicaPriorityPlanner"/>) as the watch cache shows the
+    /// pods' revisions: what Sentinel should have read before a handover asks it to choose. Empty when unknown.
+    /// </summary>
+    public IReadOnlyList<(NodeAddress Node, int Expected)> ExpectedPeerPriorities()
+    {
+        var facts = kube.Current;
+        if (facts.UpdateRevision is not { } update) return [];
+        var names = settings.PodNames;
+        return [.. facts.Peers
+            .Where(p => !p.Terminating && p.RevisionHash is not null && names.Contains(p.Name))
+            .Select(p => (settings.Common.RedisNodes[names.ToList().IndexOf(p.Name)],
+                p.RevisionHash == update ? ReplicaPriorityPlanner.Current : ReplicaPriorityPlanner.Outdated))];
+    }
+
     /// <summary>A Sentinel signalled a failover: apply it if its epoch is newer, and reconcile now.</summary>
     public Task OnSignalAsync(FailoverSignal s)
     {

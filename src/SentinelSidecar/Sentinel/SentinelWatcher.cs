@@ -33,6 +33,8 @@ public interface ISentinels : IAsyncDisposable
     Task<SentinelProbe> ProbeAsync(NodeAddress sentinel, CancellationToken ct);
     /// <summary>SENTINEL FAILOVER on one Sentinel.</summary>
     Task<(FailoverAnswer Answer, string Detail)> FailoverAsync(NodeAddress sentinel, CancellationToken ct);
+    /// <summary>That Sentinel's replicas of the set with the <c>replica-priority</c> it last read (SENTINEL REPLICAS); null when it did not answer.</summary>
+    Task<IReadOnlyList<(NodeAddress? Address, int? Priority)>?> ReplicasAsync(NodeAddress sentinel, CancellationToken ct);
 }
 
 /// <summary>One long-lived StackExchange.Redis connection per Sentinel (reconnects with backoff by itself).</summary>
@@ -159,6 +161,21 @@ public sealed class SentinelWatcher(CommonSettings settings, ILogger logger, Tim
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             return (FailoverAnswer.Unknown, RedisEndpoints.Describe(e));
+        }
+    }
+
+    public async Task<IReadOnlyList<(NodeAddress? Address, int? Priority)>?> ReplicasAsync(NodeAddress sentinel, CancellationToken ct)
+    {
+        var (node, mux) = sentinels.First(s => s.Node.Equals(sentinel));
+        if (!mux.IsConnected) return null;
+        try
+        {
+            var rows = await mux.GetServer(RedisEndpoints.ToEndPoint(node)).SentinelReplicasAsync(settings.MasterSetName).WaitAsync(CallTimeout, ct).ConfigureAwait(false);
+            return [.. rows.Select(RedisReplies.SentinelEntry).Select(e => (e.Address, e.ReplicaPriority))];
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            return null;
         }
     }
 

@@ -182,17 +182,59 @@ public sealed class HandoverCoordinatorTests
     public async Task HandoverAsync_PromotedSlaveSignal_SeenAtOnceNotAtTheNextProbe()
     {
         // The accepting Sentinel stops answering, so only the signal can tell; it arrives between two 20 ms probes.
+        var signalled = false;
         rig.Sentinels.OnFailover = i =>
         {
             rig.Clock.At(TimeSpan.FromMilliseconds(1), () => rig.Sentinels[i] = FakeSentinel.Unreachable("timed out"));
-            rig.Clock.At(TimeSpan.FromMilliseconds(405), () => _ = rig.Worker.OnSignalAsync(new FailoverSignal(Sentinels[1], "+promoted-slave", Other, 2, rig.Clock.GetTimestamp())));
+            rig.Clock.At(TimeSpan.FromMilliseconds(405), () =>
+            {
+                _ = rig.Worker.OnSignalAsync(new FailoverSignal(Sentinels[1], "+promoted-slave", Other, 2, rig.Clock.GetTimestamp()));
+                signalled = true;
+            });
             return (FailoverAnswer.Accepted, "OK");
         };
+        var run = Start();
+
+        await rig.DriveUntilAsync(() => signalled, Max, PauseHolds);
+
+        // From here the clock stands still: a handover that waited for its next probe would never finish.
+        Eventually.Holds(() => run.IsCompleted, "the handover ends on the signal, with no more time passing", () => rig.Journal.ToString());
+        Assert.Equal(HandoverOutcome.HandedOver, (await run).Outcome);
+    }
+
+    [Theory]
+    [InlineData(2.0, 2.0)]    // Sentinel reads redis-2's 200 at 2 s: the pause starts then
+    [InlineData(60.0, 2.5)]   // it never does: asked anyway after half the 5 s bound
+    public async Task HandoverAsync_SentinelHasNotReadAnOutdatedReplicasPriority_WritesPausedOnlyOnceItHas(double readsAt, double pausedAt)
+    {
+        // A rolling restart: redis-2 runs the old revision and has set priority 200, which Sentinel has not read yet.
+        rig.Kube.Update(f => f with { Peers = [.. f.Peers.Select(p => p.Name == "redis-2" ? p with { RevisionHash = "rev-0" } : p)] });
+        var start = rig.Clock.GetUtcNow();
+        rig.Sentinels.Replicas = () => [(Other, 100), (Third, rig.Clock.GetUtcNow() - start >= TimeSpan.FromSeconds(readsAt) ? 200 : 100)];
+        DateTimeOffset? paused = null;
+        rig.Redis.OnPause = () => paused ??= rig.Clock.GetUtcNow();
+        PromoteAfterAccepting(TimeSpan.FromMilliseconds(300));
 
         var result = await DriveAsync(Start());
 
         Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
-        Assert.InRange(result.Promotion!.Value, TimeSpan.FromMilliseconds(405), TimeSpan.FromMilliseconds(410)); // one drive step, not a probe period
+        Assert.InRange(paused!.Value - start, TimeSpan.FromSeconds(pausedAt), TimeSpan.FromSeconds(pausedAt + 0.3));
+        rig.Journal.AssertSubsequence("sentinel.replicas 0", "redis.pause", "sentinel.failover 0");
+    }
+
+    [Fact]
+    public async Task HandoverAsync_SentinelSeesThePrioritiesAsTheyAre_NoWait()
+    {
+        rig.Sentinels.Replicas = () => [(Other, 100), (Third, 100)];
+        var start = rig.Clock.GetUtcNow();
+        DateTimeOffset? paused = null;
+        rig.Redis.OnPause = () => paused ??= rig.Clock.GetUtcNow();
+        PromoteAfterAccepting(TimeSpan.FromMilliseconds(300));
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
+        Assert.Equal(start, paused);
     }
 
     [Fact]

@@ -117,6 +117,37 @@ public sealed class HandoverPlannerTests
         Assert.IsType<HandoverStep.Wait>(HandoverPlanner.ChooseSentinel([], IsMe));
     }
 
+    // --- StalePriority (what the Sentinel about to be asked last read, against what the peers set now) ---
+
+    [Theory]
+    [InlineData(100, 100, null)]
+    [InlineData(200, 200, null)]
+    [InlineData(100, 200, "still has")]   // an outdated replica's 200 not read yet: it could be promoted
+    [InlineData(200, 100, "still has")]
+    [InlineData(0, 200, null)]            // a template's own value (0: never promote) is Sentinel's business
+    [InlineData(null, 200, null)]         // no priority in the row
+    public void StalePriority_OneReplica(int? seen, int expected, string? stale)
+    {
+        var result = HandoverPlanner.StalePriority([(Other, seen)], [(Other, expected)]);
+
+        if (stale is null) Assert.Null(result);
+        else Assert.Contains(stale, result);
+    }
+
+    [Fact]
+    public void StalePriority_ReplicaSentinelDoesNotList_NotWaitedFor()
+    {
+        Assert.Null(HandoverPlanner.StalePriority([(Third, 100)], [(Other, 200)]));
+    }
+
+    [Fact]
+    public void StalePriority_NamesTheStaleReplica()
+    {
+        var result = HandoverPlanner.StalePriority([(Other, 100), (Third, 100)], [(Other, 100), (Third, 200)]);
+
+        Assert.Equal($"Sentinel still has {Third} at replica-priority 100 (it is 200 now)", result);
+    }
+
     // --- CaughtUp (acknowledged: the offset in the master's INFO; direct: what the replicas answered themselves) ---
 
     [Theory]

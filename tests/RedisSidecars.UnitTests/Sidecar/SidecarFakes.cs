@@ -261,6 +261,15 @@ public sealed class FakeSentinels(CallJournal journal) : ISentinels
         return Task.FromResult(answer);
     }
 
+    /// <summary>What SENTINEL REPLICAS answers (address, the replica-priority Sentinel last read); empty by default.</summary>
+    public Func<IReadOnlyList<(NodeAddress? Address, int? Priority)>?> Replicas { get; set; } = () => [];
+
+    public Task<IReadOnlyList<(NodeAddress? Address, int? Priority)>?> ReplicasAsync(NodeAddress sentinel, CancellationToken ct)
+    {
+        journal.Add($"sentinel.replicas {Array.IndexOf(Nodes.Sentinels, sentinel)}");
+        return Task.FromResult(Replicas());
+    }
+
     /// <summary>Sentinel <paramref name="by"/> promoted <paramref name="master"/> (its get-master-addr-by-name names it at once).</summary>
     public void Promote(int by, NodeAddress master, long epoch) => Update(by, s => s with { Master = master, Epoch = epoch });
 
