@@ -81,11 +81,12 @@ public sealed class ReconcileWorker
     {
         var facts = kube.Current;
         if (facts.UpdateRevision is not { } update) return [];
-        var names = settings.PodNames;
+        var names = settings.PodNames.ToList(); // in ordinal order, as RedisNodes
         return [.. facts.Peers
-            .Where(p => !p.Terminating && p.RevisionHash is not null && names.Contains(p.Name))
-            .Select(p => (settings.Common.RedisNodes[names.ToList().IndexOf(p.Name)],
-                p.RevisionHash == update ? ReplicaPriorityPlanner.Current : ReplicaPriorityPlanner.Outdated))];
+            .Select(p => (Pod: p, Ordinal: names.IndexOf(p.Name)))
+            .Where(p => !p.Pod.Terminating && p.Pod.RevisionHash is not null && p.Ordinal >= 0)
+            .Select(p => (settings.Common.RedisNodes[p.Ordinal],
+                p.Pod.RevisionHash == update ? ReplicaPriorityPlanner.Current : ReplicaPriorityPlanner.Outdated))];
     }
 
     /// <summary>A Sentinel signalled a failover: apply it if its epoch is newer, and reconcile now.</summary>

@@ -26,7 +26,7 @@ public sealed class PeerReplicas : IReplicaOffsets
         var muxes = await Task.WhenAll(nodes.Select(async n =>
         {
             try { return await ConnectionMultiplexer.ConnectAsync(RedisEndpoints.ForRedis(n, s.Common, CallTimeout, $"redis-sidecar-{s.Common.PodName}")).ConfigureAwait(false); }
-            catch (Exception e) when (e is RedisException or TimeoutException or System.Net.Sockets.SocketException) { return null; }
+            catch (Exception e) when (e is not OperationCanceledException) { return null; } // refused, timed out, TLS or auth: left out
         })).ConfigureAwait(false);
         return new PeerReplicas([.. nodes.Zip(muxes).Where(p => p.Second is not null).Select(p => (p.First, p.Second!))], s.Common);
     }
