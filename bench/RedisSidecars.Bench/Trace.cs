@@ -19,6 +19,7 @@ public static class Trace
         lines.AddRange((ev?.All() ?? []).Select(e => (e.At, $"sentinel {e.Sentinel.Name} {e.Channel} {e.Message}")));
         lines.AddRange(s.Api.Timeline.Changes.Where(c => c.Key == SidecarSet.Label).Select(c => (c.WallTime, $"label    {c.Pod} {c.OldValue ?? "-"} → {c.NewValue ?? "-"} ({c.Source})")));
         lines.AddRange(s.MasterEndpoints().Changes.Select(c => (c.WallTime, $"service  ready endpoints [{string.Join(",", c.Ready)}]")));
+        lines.AddRange(s.Api.Requests.Where(r => r.Verb is not null and not "watch").Select(r => (r.Time, $"api      {r.Verb} {r.Resource} {r.Path[(r.Path.LastIndexOf('/') + 1)..]} → {r.StatusCode} (arrived)")));
         var ready = new Dictionary<string, bool>();
         foreach (var p in s.Api.PodStates)
             if (!ready.TryGetValue(p.Pod, out var was) || was != p.Ready) { ready[p.Pod] = p.Ready; lines.Add((p.WallTime, $"pod      {p.Pod} Ready={p.Ready}")); }

@@ -28,6 +28,7 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
     long intentAt; // when the current intent was published
     TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     long pendingSignal; // when an accepted failover signal arrived that may move this pod's label (0 = none)
+    long freshReadAt; // when the last fresh read of the peers that answered was sent (0 = none)
 
     /// <summary>Called after this pod's label went from master to something else (the demotion's last step).</summary>
     public Func<CancellationToken, Task>? OnDemoted { get; set; }
@@ -97,8 +98,10 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
                         else if (waitingSince == 0) waitingSince = time.GetTimestamp();
                         if (!loggedWait) { Log.WaitingForPeer(logger, string.Join(",", w.Labelled)); loggedWait = true; }
                         // While waiting (never at rest), read the peers fresh once a second: an API that fails now may be all
-                        // that delays the previous master's sidecar, so the bound starts over.
-                        if (lastProbe == 0 || time.GetElapsedTime(lastProbe) >= ProbeEvery)
+                        // that delays the previous master's sidecar, so the bound starts over. Not at once: the watch has just
+                        // shown the label, and a read now would only compete with the previous master's own write.
+                        if (lastProbe == 0) lastProbe = time.GetTimestamp();
+                        else if (time.GetElapsedTime(lastProbe) >= ProbeEvery)
                         {
                             lastProbe = time.GetTimestamp();
                             if (await StillLabelledNowAsync(w.Labelled, ct).ConfigureAwait(false) is null && waitingSince != 0) waitingSince = time.GetTimestamp();
@@ -175,10 +178,14 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
     }
 
     /// <summary>
-    /// The watch delivered something (an event, a bookmark, a list) within <see cref="HeardWithin"/>: the cache is as
-    /// current as a fresh read would be, give or take the same few milliseconds a read's answer is old on arrival.
+    /// The watch delivered something (an event, a bookmark, a list), or a fresh read of the peers was sent and answered,
+    /// within <see cref="HeardWithin"/>: the cache is as current as a fresh read would be, give or take the same few
+    /// milliseconds a read's answer is old on arrival.
     /// </summary>
-    bool JustHeard(KubeFacts facts) => facts.Live && kube.HeardAt is var at and not 0 && time.GetElapsedTime(at) <= HeardWithin;
+    bool JustHeard(KubeFacts facts) =>
+        facts.Live && (Recent(kube.HeardAt) || Recent(Interlocked.Read(ref freshReadAt)));
+
+    bool Recent(long at) => at != 0 && time.GetElapsedTime(at) <= HeardWithin;
 
     /// <summary>
     /// Reads the peers that still carry the master label fresh from the API (never the cache): true when every one
@@ -200,7 +207,14 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
     {
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
         if (budget is { } b) bounded.CancelAfter(b);
-        try { return await writer.ReadPeerLabelsNowAsync(bounded.Token).ConfigureAwait(false); }
+        try
+        {
+            // A read that answered is as fresh as the moment it was sent (its answer also updates the watch cache).
+            var sent = time.GetTimestamp();
+            var labels = await writer.ReadPeerLabelsNowAsync(bounded.Token).ConfigureAwait(false);
+            Interlocked.Exchange(ref freshReadAt, sent);
+            return labels;
+        }
         catch (Exception e) when (e is PodApiException or OperationCanceledException && !ct.IsCancellationRequested)
         {
             return null;

@@ -98,6 +98,7 @@ public sealed class ReconcileWorker
         {
             metrics.FailoversObserved.Increment();
             applier.NoteFailoverSignal(s.ReceivedTimestamp);
+            Interlocked.Exchange(ref signalPending, 1);
             Interlocked.Exchange(ref signalled, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         }
         Wake();
@@ -108,6 +109,7 @@ public sealed class ReconcileWorker
     public Task NextSignal => Volatile.Read(ref signalled).Task;
 
     TaskCompletionSource signalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    int signalPending; // 1: a newer-epoch signal reached the view since the last tick began
 
     /// <summary>Reconcile now (a Sentinel event, a Sentinel connection lost or restored, a handover).</summary>
     public void Wake()
@@ -143,12 +145,19 @@ public sealed class ReconcileWorker
         }
     }
 
-    /// <summary>One reconcile: gather, decide, apply.</summary>
+    /// <summary>
+    /// One reconcile: gather, decide, apply. The Sentinels and the local Redis are asked at once. A tick woken by a
+    /// newer-epoch signal (already in the view) decides as soon as the local Redis answered, then again with the poll:
+    /// the signal alone settles who the master is, and the slowest Sentinel (the leader is busy failing over) is not on
+    /// the path to the label.
+    /// </summary>
     public async Task RunOnceAsync(CancellationToken ct)
     {
-        // The Sentinels and the local Redis are asked at once: a tick woken by a failover signal decides one round trip sooner.
+        var signalled = Interlocked.Exchange(ref signalPending, 0) == 1;
         var localRead = local.ReadStateAsync(ct);
-        var answers = await sentinels.PollAsync(ct).ConfigureAwait(false);
+        var poll = sentinels.PollAsync(ct);
+        if (signalled && !poll.IsCompleted) await DecideAsync(await localRead.ConfigureAwait(false), allAgree: false, ct).ConfigureAwait(false);
+        var answers = await poll.ConfigureAwait(false);
         var before = Tracker.Current.Master;
         if (Tracker.OnPoll(answers) && before is not null)
         {
@@ -158,7 +167,13 @@ public sealed class ReconcileWorker
         metrics.SentinelsReachable = answers.Count(a => a.Error is null);
         var allAgree = answers.Count == settings.Common.SentinelNodes.Count
             && answers.All(a => a.Answered && !a.FailoverInProgress && a.Master!.Value.Equals(answers[0].Master));
-        var state = await localRead.ConfigureAwait(false);
+        await DecideAsync(await localRead.ConfigureAwait(false), allAgree, ct).ConfigureAwait(false);
+        Interlocked.Exchange(ref lastTick, time.GetTimestamp());
+    }
+
+    /// <summary>Decides from the view as it is and <paramref name="state"/>, and applies: readiness, the intent, the fence, the priority.</summary>
+    async Task DecideAsync(LocalRedisState state, bool allAgree, CancellationToken ct)
+    {
         LastLocal = state;
         var view = Tracker.Current;
         metrics.SentinelMajorityLost = view.Lost;
@@ -181,7 +196,6 @@ public sealed class ReconcileWorker
 
         await KillClientsIfDemotionStalledAsync(labelledMaster, desired, now, ct).ConfigureAwait(false);
         await ApplyReplicaPriorityAsync(state, facts, ct).ConfigureAwait(false);
-        Interlocked.Exchange(ref lastTick, time.GetTimestamp());
     }
 
     /// <summary>

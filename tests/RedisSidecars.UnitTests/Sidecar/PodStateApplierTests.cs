@@ -188,6 +188,38 @@ public sealed class PodStateApplierTests : IAsyncLifetime
         Assert.Equal(readsWhileWaiting, rig.Journal.CountStarting("read.api.peer"));
     }
 
+    [Fact]
+    public void RunAsync_PeerStillLabelled_FirstFreshReadOnlyAfterASecondOfWaiting()
+    {
+        // The watch has just shown the label: reading it again at once would only compete with the previous master's write.
+        Start(FakeKubeFacts.Set("replica", true, peer1: "master"));
+        Publish(RoleLabel.Master, true, timed: true);
+        Advance(TimeSpan.FromMilliseconds(900));
+        Assert.Equal(0, rig.Journal.CountStarting("read.api.peer"));
+
+        Advance(TimeSpan.FromMilliseconds(300));
+
+        Assert.Equal(1, rig.Journal.CountStarting("read.api.peer"));
+        Assert.Empty(Writes);
+    }
+
+    [Theory]
+    [InlineData(100, 1)]   // the wait's fresh read answered 100 ms before the cache showed the label gone: it counts as heard
+    [InlineData(400, 2)]   // 400 ms before: too old, one more fresh read first
+    public void RunAsync_FreshReadJustAnswered_CountsAsHeard(int readMsBefore, int reads)
+    {
+        Start(FakeKubeFacts.Set("replica", true, peer1: "master"));
+        Publish(RoleLabel.Master, true, timed: true);
+        Advance(TimeSpan.FromMilliseconds(1000 + readMsBefore)); // the wait's first fresh read is sent at 1 s
+        Assert.Equal(1, rig.Journal.CountStarting("read.api.peer"));
+
+        rig.Pods.PeerLabelNow = _ => "replica";
+        Settle(() => rig.Kube.SetPeerLabel("redis-1", "replica")); // the watch not heard from just now: HeardAt stays 0
+
+        Assert.Equal(["api.label master"], Writes);
+        Assert.Equal(reads, rig.Journal.CountStarting("read.api.peer"));
+    }
+
     [Theory]
     [InlineData(true, 1000)]   // the watch answered a second ago: it may have died silently since
     [InlineData(false, 0)]     // it answered just now, but has failed since (not live)

@@ -389,6 +389,44 @@ public sealed class ReconcileWorkerTests
     }
 
     [Fact]
+    public async Task RunOnceAsync_AfterANewerSignal_DecidesBeforeTheSlowestSentinelAnswers()
+    {
+        BecomeReplica(epoch: 1);
+        var slowSentinel = new TaskCompletionSource();
+        rig.Sentinels.PollHeldUntil = slowSentinel.Task;
+
+        await rig.Worker.OnSignalAsync(new FailoverSignal(Sentinels[2], "+promoted-slave", Me, 2, rig.Clock.GetTimestamp()));
+        rig.Redis.State = MasterWithReplica();
+        var tick = rig.Worker.RunOnceAsync(CancellationToken.None);
+
+        Eventually.Holds(() => Intent?.Label == RoleLabel.Master, "the promoted pod decided on the signal and its local Redis");
+        Assert.False(tick.IsCompleted);
+        slowSentinel.SetResult();
+        await tick;
+        Assert.Equal(RoleLabel.Master, Intent!.Label); // the poll (the Sentinels still name redis-1 at epoch 1) does not undo it
+        Assert.Equal(Me, rig.Worker.Tracker.Current.Master);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_NoSignal_WaitsForThePollBeforeDeciding()
+    {
+        BecomeReplica(epoch: 1);
+        var before = Intent;
+        var slowSentinel = new TaskCompletionSource();
+        rig.Sentinels.PollHeldUntil = slowSentinel.Task;
+        rig.Sentinels.SetAll(Me, 2);
+        rig.Redis.State = MasterWithReplica();
+
+        var tick = rig.Worker.RunOnceAsync(CancellationToken.None);
+        await Task.Delay(50);
+
+        Assert.Same(before, Intent);
+        slowSentinel.SetResult();
+        await tick;
+        Assert.Equal(RoleLabel.Master, Intent!.Label);
+    }
+
+    [Fact]
     public async Task OnSignalAsync_OlderEpoch_Ignored()
     {
         rig.BecomeMaster(epoch: 3);

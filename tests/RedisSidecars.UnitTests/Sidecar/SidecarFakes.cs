@@ -232,11 +232,21 @@ public sealed class FakeSentinels(CallJournal journal) : ISentinels
 
     public Task StartAsync(Func<FailoverSignal, Task> onSignal, Action onOtherEvent, CancellationToken ct) => Task.CompletedTask;
 
+    /// <summary>When set, a poll answers only once this task completes (with the states as they are then): a slow Sentinel.</summary>
+    public Task? PollHeldUntil { get; set; }
+
     public Task<IReadOnlyList<SentinelAnswer>> PollAsync(CancellationToken ct)
     {
         journal.Add("sentinel.poll");
         if (PollThrows is { } e) throw e;
+        if (PollHeldUntil is { IsCompleted: false } held) return AnswerLaterAsync(held);
         lock (gate) return Task.FromResult<IReadOnlyList<SentinelAnswer>>(states.Select((s, i) => Answer(i, s)).ToArray());
+    }
+
+    async Task<IReadOnlyList<SentinelAnswer>> AnswerLaterAsync(Task held)
+    {
+        await held.ConfigureAwait(false);
+        lock (gate) return states.Select((s, i) => Answer(i, s)).ToArray();
     }
 
     public Task<IReadOnlyList<SentinelProbe>> ProbeAllAsync(CancellationToken ct)
