@@ -127,10 +127,17 @@ public static class RedisReplies
             sentinelInfo is not null && Tilt(sentinelInfo), answer.FailoverInProgress);
 
     /// <summary>The promoted replica named by a <c>+promoted-slave</c> message: <c>slave &lt;name&gt; &lt;ip&gt; &lt;port&gt; @ &lt;set&gt; &lt;ip&gt; &lt;port&gt;</c>.</summary>
-    public static NodeAddress? PromotedReplica(string? message, string setName)
+    public static NodeAddress? PromotedReplica(string? message, string setName) => ReplicaEvent(message, setName)?.Replica;
+
+    /// <summary>
+    /// The replica and its master named by a replica's event (<c>+promoted-slave</c>, <c>+failover-state-wait-promotion</c>):
+    /// <c>slave &lt;name&gt; &lt;ip&gt; &lt;port&gt; @ &lt;set&gt; &lt;master-ip&gt; &lt;master-port&gt;</c>; null for another set or a malformed message.
+    /// </summary>
+    public static (NodeAddress Replica, NodeAddress Master)? ReplicaEvent(string? message, string setName)
     {
         var parts = (message ?? "").Split(' ');
-        return parts.Length == 8 && parts[0] == "slave" && parts[4] == "@" && parts[5] == setName ? ToNode(parts[2], parts[3]) : null;
+        if (parts.Length != 8 || parts[0] != "slave" || parts[4] != "@" || parts[5] != setName) return null;
+        return ToNode(parts[2], parts[3]) is { } replica && ToNode(parts[6], parts[7]) is { } master ? (replica, master) : null;
     }
 
     /// <summary>The set name of a <c>+switch-master</c> message: <c>&lt;set&gt; &lt;old-ip&gt; &lt;old-port&gt; &lt;new-ip&gt; &lt;new-port&gt;</c>.</summary>

@@ -25,11 +25,22 @@ public sealed class SentinelEvents : IAsyncDisposable
             var mux = await ConnectionMultiplexer.ConnectAsync(set.Options(s, 2000));
             e.muxes.Add(mux);
             foreach (var ch in channels)
-                await mux.GetSubscriber().SubscribeAsync(RedisChannel.Literal(ch), (c, m) =>
+            {
+                // A connection the Sentinel has just dropped reconnects by itself: subscribe once it is back.
+                await set.WaitUntilAsync(async () =>
                 {
-                    var now = DateTimeOffset.UtcNow;
-                    lock (e.seen) e.seen.Add(new SentinelEvent(now, s, c.ToString(), m.ToString()));
-                });
+                    try
+                    {
+                        await mux.GetSubscriber().SubscribeAsync(RedisChannel.Literal(ch), (c, m) =>
+                        {
+                            var now = DateTimeOffset.UtcNow;
+                            lock (e.seen) e.seen.Add(new SentinelEvent(now, s, c.ToString(), m.ToString()));
+                        });
+                        return true;
+                    }
+                    catch (RedisConnectionException) { return false; }
+                }, TimeSpan.FromSeconds(10), $"subscribed to {ch} on {s.Name}", poll: TimeSpan.FromMilliseconds(100));
+            }
         }
         return e;
     }

@@ -65,6 +65,10 @@ public static class RoleDecider
         {
             return local.Role switch
             {
+                // Sentinel has told a replica to take over: from now on what this Redis acknowledges is lost (it will
+                // resynchronise from the new master), so it leaves the Service now rather than at +promoted-slave.
+                LocalRole.Master when view.Promoting is { } next => new(RoleLabel.Replica, false,
+                    $"Sentinel is promoting {next} in place of this pod (SLAVEOF NO ONE sent: writes here from now on would be lost)", Urgent: true),
                 LocalRole.Master => new(RoleLabel.Master, true, $"sentinels name this pod master (epoch {view.Epoch}, {view.Source}) and local Redis is master"),
                 // One unanswered INFO is not a demotion: if the Redis is really gone, Sentinel fails over and the view moves.
                 LocalRole.Unknown => new(RoleLabel.Keep, false, $"sentinels name this pod master but local Redis is {local.Describe()}"),

@@ -105,6 +105,19 @@ public sealed class ReconcileWorker
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// The leader of a failover has sent SLAVEOF NO ONE to a replica: if it replaces the master the view names, the view
+    /// says so (a master being replaced steps down now: its writes from here on would be lost) and the loop decides at once.
+    /// </summary>
+    public void OnPromotionStarted(PromotionStarted p)
+    {
+        var accepted = Tracker.OnPromotionStarted(p.Sentinel, p.Master, p.Replica);
+        Log.PromotionStarted(logger, p.Sentinel.ToString(), p.Replica.ToString(), p.Master.ToString(), accepted);
+        if (!accepted) return;
+        Interlocked.Exchange(ref signalPending, 1);
+        Wake();
+    }
+
     /// <summary>Completes when the next newer-epoch failover signal has been applied to <see cref="Tracker"/> (a handover waiting for its promotion looks at once).</summary>
     public Task NextSignal => Volatile.Read(ref signalled).Task;
 
@@ -155,11 +168,12 @@ public sealed class ReconcileWorker
     {
         var signalled = Interlocked.Exchange(ref signalPending, 0) == 1;
         var localRead = local.ReadStateAsync(ct);
+        var askedAt = time.GetTimestamp();
         var poll = sentinels.PollAsync(ct);
         if (signalled && !poll.IsCompleted) await DecideAsync(await localRead.ConfigureAwait(false), allAgree: false, ct).ConfigureAwait(false);
         var answers = await poll.ConfigureAwait(false);
         var before = Tracker.Current.Master;
-        if (Tracker.OnPoll(answers) && before is not null)
+        if (Tracker.OnPoll(answers, askedAt) && before is not null)
         {
             metrics.FailoversObserved.Increment();
             applier.NoteFailoverSignal(time.GetTimestamp());

@@ -16,6 +16,14 @@ namespace RedisSidecars.Sidecar.Sentinel;
 public sealed record FailoverSignal(NodeAddress Sentinel, string Kind, NodeAddress NewMaster, long Epoch, long ReceivedTimestamp);
 
 /// <summary>
+/// <c>+failover-state-wait-promotion</c> from the Sentinel leading a failover: it has sent <c>SLAVEOF NO ONE</c> to
+/// <paramref name="Replica"/>, which replaces <paramref name="Master"/>. From here on every write the old master takes is
+/// lost (it will resynchronise from the new one), though Sentinel names the promotion only once the replica's next INFO
+/// shows it (<c>+promoted-slave</c>, 0.1–1.1 s later).
+/// </summary>
+public sealed record PromotionStarted(NodeAddress Sentinel, NodeAddress Master, NodeAddress Replica);
+
+/// <summary>
 /// What became of a SENTINEL FAILOVER: accepted (OK), refused (an error reply, or never sent), or unknown (sent, but no
 /// reply in time or the connection dropped): an unknown answer may have been accepted and is treated like one.
 /// </summary>
@@ -24,7 +32,7 @@ public enum FailoverAnswer { Accepted, Refused, Unknown }
 /// <summary>The Sentinels as the sidecar sees them: signals, polls, probes for a handover, and the FAILOVER command.</summary>
 public interface ISentinels : IAsyncDisposable
 {
-    Task StartAsync(Func<FailoverSignal, Task> onSignal, Action onOtherEvent, CancellationToken ct);
+    Task StartAsync(Func<FailoverSignal, Task> onSignal, Action<PromotionStarted> onPromotion, Action onOtherEvent, CancellationToken ct);
     /// <summary>Every Sentinel's answer (one round trip each, in parallel). Never throws but for cancellation.</summary>
     Task<IReadOnlyList<SentinelAnswer>> PollAsync(CancellationToken ct);
     /// <summary>Every Sentinel's answer plus whether it is in TILT. Never throws but for cancellation.</summary>
@@ -52,7 +60,7 @@ public sealed class SentinelWatcher(CommonSettings settings, ILogger logger, Tim
     ];
     readonly List<(NodeAddress Node, ConnectionMultiplexer Mux)> sentinels = [];
 
-    public async Task StartAsync(Func<FailoverSignal, Task> onSignal, Action onOtherEvent, CancellationToken ct)
+    public async Task StartAsync(Func<FailoverSignal, Task> onSignal, Action<PromotionStarted> onPromotion, Action onOtherEvent, CancellationToken ct)
     {
         foreach (var node in settings.SentinelNodes)
         {
@@ -72,6 +80,10 @@ public sealed class SentinelWatcher(CommonSettings settings, ILogger logger, Tim
             await SubscribeAsync(sub, "+promoted-slave", (channel, message) =>
             {
                 if (RedisReplies.PromotedReplica(message, settings.MasterSetName) is not null) _ = SignalAsync(node, mux, "+promoted-slave", onSignal);
+            }).ConfigureAwait(false);
+            await SubscribeAsync(sub, "+failover-state-wait-promotion", (channel, message) =>
+            {
+                if (RedisReplies.ReplicaEvent(message, settings.MasterSetName) is { } e) onPromotion(new PromotionStarted(node, e.Master, e.Replica));
             }).ConfigureAwait(false);
             await SubscribeAsync(sub, "+switch-master", (channel, message) =>
             {

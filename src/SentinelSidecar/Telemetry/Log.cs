@@ -14,6 +14,9 @@ internal static partial class Log
     [LoggerMessage(3, LogLevel.Information, "{Signal} from {Sentinel}: master={Master} epoch={Epoch} newer={Newer} (false: already known from a poll or an earlier signal)")]
     public static partial void FailoverSignal(ILogger logger, string signal, string sentinel, string master, long epoch, bool newer);
 
+    [LoggerMessage(19, LogLevel.Information, "+failover-state-wait-promotion from {Sentinel}: promoting {Replica} in place of {Master}; concerns the master this sidecar knows: {Applies}")]
+    public static partial void PromotionStarted(ILogger logger, string sentinel, string replica, string master, bool applies);
+
     [LoggerMessage(4, LogLevel.Warning, "Sentinel {Sentinel}: {Problem}")]
     public static partial void SentinelProblem(ILogger logger, string sentinel, string problem);
 

@@ -372,6 +372,21 @@ public sealed class RedisRepliesTests
     public void PromotedReplica_OtherOrMalformedMessage_Null(string? message)
     {
         Assert.Null(RedisReplies.PromotedReplica(message, "mymaster"));
+        Assert.Null(RedisReplies.ReplicaEvent(message, "mymaster"));
+    }
+
+    [Fact]
+    public void ReplicaEvent_WaitPromotionMessage_TheReplicaAndTheMasterItReplaces()
+    {
+        var e = RedisReplies.ReplicaEvent("slave 127.0.1.2:6379 127.0.1.2 6379 @ mymaster 127.0.1.1 6380", "mymaster");
+
+        Assert.Equal(("127.0.1.2:6379", "127.0.1.1:6380"), (e?.Replica.ToString(), e?.Master.ToString()));
+    }
+
+    [Fact]
+    public void ReplicaEvent_InvalidMasterAddress_Null()
+    {
+        Assert.Null(RedisReplies.ReplicaEvent("slave 127.0.1.2:6379 127.0.1.2 6379 @ mymaster 127.0.1.1 0", "mymaster"));
     }
 
     [Theory]

@@ -408,6 +408,44 @@ public sealed class ReconcileWorkerTests
     }
 
     [Fact]
+    public async Task OnPromotionStarted_ThisMasterReplaced_StepsDownBeforeAnyPollAndBackIfTheFailoverAborts()
+    {
+        rig.BecomeMaster(epoch: 1);
+        Assert.Equal(RoleLabel.Master, Intent!.Label);
+        var slowSentinel = new TaskCompletionSource();
+        rig.Sentinels.PollHeldUntil = slowSentinel.Task;
+        rig.Sentinels.Update(2, s => s with { FailoverInProgress = true });
+
+        rig.Worker.OnPromotionStarted(new PromotionStarted(Sentinels[2], Me, Other));
+        var tick = rig.Worker.RunOnceAsync(CancellationToken.None);
+
+        Eventually.Holds(() => Intent?.Label == RoleLabel.Replica && !Intent.Ready, "stepped down on the event");
+        Assert.False(rig.Worker.Ready);
+        slowSentinel.SetResult();
+        await tick;
+        Assert.Equal(RoleLabel.Replica, Intent!.Label); // the leader still fails over
+
+        rig.Sentinels.Abort(2);
+        rig.Tick();
+
+        Assert.Equal(RoleLabel.Master, Intent!.Label);
+        Assert.True(rig.Worker.Ready);
+    }
+
+    [Fact]
+    public void OnPromotionStarted_OfAnotherMaster_ChangesNothing()
+    {
+        BecomeReplica(epoch: 1);
+        var before = Intent;
+
+        rig.Worker.OnPromotionStarted(new PromotionStarted(Sentinels[2], Third, Me));
+        rig.Tick();
+
+        Assert.Equal(before, Intent);
+        Assert.Null(rig.Worker.Tracker.Current.Promoting);
+    }
+
+    [Fact]
     public async Task RunOnceAsync_NoSignal_WaitsForThePollBeforeDeciding()
     {
         BecomeReplica(epoch: 1);

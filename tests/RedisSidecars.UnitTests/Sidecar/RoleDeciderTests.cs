@@ -18,6 +18,8 @@ public sealed class RoleDeciderTests
         // Sentinels name this pod.
         new("named me, local master", View(Me), LonelyMaster(), RoleLabel.Master, true, false),
         new("named me, local master with replicas", View(Me), MasterWithReplica(), RoleLabel.Master, true, false),
+        new("named me, local master, the leader promoting another: out at once", View(Me, promoting: Other), MasterWithReplica(), RoleLabel.Replica, false, true),
+        new("named me, local unreachable, the leader promoting another: keep the label", View(Me, promoting: Other), Unreachable, RoleLabel.Keep, false, false),
         new("named me, local unreachable: keep the label", View(Me), Unreachable, RoleLabel.Keep, false, false),
         new("named me, local healthy replica", View(Me), ReplicaOf(Other), RoleLabel.Replica, false, true),
         new("named me, local replica with link down", View(Me), ReplicaOf(Other, linkUp: false), RoleLabel.Replica, false, true),

@@ -97,6 +97,86 @@ public sealed class SentinelViewTrackerTests
     }
 
     [Fact]
+    public void OnPromotionStarted_OfTheKnownMaster_ViewNamesTheReplicaUntilTheSignal()
+    {
+        var t = Tracker();
+        t.OnPoll(AllSay(Me, 1));
+
+        Assert.True(t.OnPromotionStarted(Sentinels[2], Me, Other));
+        Assert.Equal((Me, Other), (t.Current.Master, t.Current.Promoting));
+
+        t.OnPoll([Says(0, Me, 1), Says(1, Me, 1), Says(2, Me, 1, failover: true)]); // the leader still failing over
+        Assert.Equal(Other, t.Current.Promoting);
+
+        Assert.True(t.OnSignal(Other, 2, "+promoted-slave"));
+        Assert.Equal(Other, t.Current.Master);
+        Assert.Null(t.Current.Promoting);
+    }
+
+    [Fact]
+    public void OnPromotionStarted_AnotherMaster_Ignored()
+    {
+        var t = Tracker();
+        t.OnPoll(AllSay(Other, 2));
+
+        Assert.False(t.OnPromotionStarted(Sentinels[0], Me, Third)); // old news: the view has moved on from redis-0
+        Assert.False(t.OnPromotionStarted(Sentinels[0], Other, Other));
+        Assert.Null(t.Current.Promoting);
+    }
+
+    [Fact]
+    public void OnPromotionStarted_NoViewYet_Ignored()
+    {
+        var t = Tracker();
+
+        Assert.False(t.OnPromotionStarted(Sentinels[0], Me, Other));
+        Assert.Null(t.Current.Promoting);
+    }
+
+    [Fact]
+    public void OnPoll_LeaderNoLongerFailingOver_PromotionOver()
+    {
+        var t = Tracker();
+        t.OnPoll(AllSay(Me, 1));
+        t.OnPromotionStarted(Sentinels[2], Me, Other);
+        clock.Advance(TimeSpan.FromMilliseconds(10));
+
+        t.OnPoll(AllSay(Me, 1)); // -failover-abort-…: the leader names redis-0 and has no failover in progress
+
+        Assert.Null(t.Current.Promoting);
+        Assert.Equal(Me, t.Current.Master);
+    }
+
+    [Fact]
+    public void OnPoll_AskedBeforeThePromotionBegan_DoesNotEndIt()
+    {
+        var t = Tracker();
+        t.OnPoll(AllSay(Me, 1));
+        var asked = clock.GetTimestamp();
+        clock.Advance(TimeSpan.FromMilliseconds(5));
+        t.OnPromotionStarted(Sentinels[2], Me, Other);
+
+        t.OnPoll(AllSay(Me, 1), asked); // the leader answered before it sent SLAVEOF NO ONE
+
+        Assert.Equal(Other, t.Current.Promoting);
+    }
+
+    [Fact]
+    public void Current_LeaderSilentForTheGrace_PromotionOver()
+    {
+        var t = Tracker();
+        t.OnPoll(AllSay(Me, 1));
+        t.OnPromotionStarted(Sentinels[2], Me, Other);
+
+        clock.Advance(Grace);
+        t.OnPoll([Says(0, Me, 1), Says(1, Me, 1), Down(2)]);
+        Assert.Equal(Other, t.Current.Promoting);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+
+        Assert.Null(t.Current.Promoting); // the leader is gone: nothing promotes redis-1, redis-0 stays master
+    }
+
+    [Fact]
     public void OnPoll_MajorityNamesPromotedReplicaWhileLeaderStillFailingOver_Decides()
     {
         var t = Tracker();

@@ -60,8 +60,8 @@ public static class Nodes
     public static SentinelAnswer[] AllSay(NodeAddress master, long epoch) => [Says(0, master, epoch), Says(1, master, epoch), Says(2, master, epoch)];
     public static SentinelAnswer[] NoneAnswer() => [Down(0), Down(1), Down(2)];
 
-    public static SentinelView View(NodeAddress? master, long epoch = 1, bool lost = false, bool failover = false, string source = "poll") =>
-        new(master, epoch, source, lost, lost ? 0 : 3, 3, failover);
+    public static SentinelView View(NodeAddress? master, long epoch = 1, bool lost = false, bool failover = false, string source = "poll", NodeAddress? promoting = null) =>
+        new(master, epoch, source, lost, lost ? 0 : 3, 3, failover || promoting is not null, promoting);
 
     /// <summary>A master at <paramref name="offset"/> with redis-1 attached in <paramref name="state"/> at <paramref name="replicaOffset"/>.</summary>
     public static LocalRedisState MasterWithReplica(long offset = 100, long replicaOffset = 100, string state = "online") =>
@@ -230,7 +230,7 @@ public sealed class FakeSentinels(CallJournal journal) : ISentinels
         lock (gate) states[i] = change(states[i]);
     }
 
-    public Task StartAsync(Func<FailoverSignal, Task> onSignal, Action onOtherEvent, CancellationToken ct) => Task.CompletedTask;
+    public Task StartAsync(Func<FailoverSignal, Task> onSignal, Action<PromotionStarted> onPromotion, Action onOtherEvent, CancellationToken ct) => Task.CompletedTask;
 
     /// <summary>When set, a poll answers only once this task completes (with the states as they are then): a slow Sentinel.</summary>
     public Task? PollHeldUntil { get; set; }
