@@ -59,21 +59,14 @@ public sealed class SidecarLabellingTests(ITestOutputHelper output)
     public async Task SentinelFailover_OldMasterStepsDownWhenTheLeaderSendsSlaveofNoOne_BeforeThePromotion()
     {
         await using var s = await SidecarSet.StartAsync();
-        await s.WaitForLabelsToMatchSentinelsAsync(Settle, "initial labels");
         await using var events = await SentinelEvents.StartAsync(s.Set, "+failover-state-wait-promotion", "+promoted-slave");
-        var replicas = s.Set.Redis.Skip(1).ToArray();
-        foreach (var r in replicas) s.Set.Pause(r);
-        try
+        await HoldThePromotionAsync(s, events, async () =>
         {
-            Assert.Equal("OK", (await s.Set.TryExecAsync(s.Set.Sentinels[0], "SENTINEL", "FAILOVER", RedisSet.MasterSet))?.ToString());
-            await events.WaitAsync("+failover-state-wait-promotion", Settle);
-            await s.Set.WaitUntilAsync(() => Task.FromResult(s.LabelOf(0) == "replica" && s.ConditionOf(0) == "False"), Settle,
-                "the old master stepped down\n" + s.Diagnostics());
             Assert.Null(events.First("+promoted-slave"));
+            Assert.Equal("False", s.ConditionOf(0));
             Assert.Empty(s.MasterLabelled());
             Assert.Equal(503, (await s.HttpAsync(0, "GET", "/readyz")).Code);
-        }
-        finally { foreach (var r in replicas) s.Set.Resume(r); }
+        });
 
         await events.WaitAsync("+promoted-slave", Settle);
         await s.Set.WaitUntilAsync(async () => await s.Set.AgreedMasterAsync() is { } m && m != s.Set.Redis[0].Address, Settle, "failover");
@@ -82,15 +75,32 @@ public sealed class SidecarLabellingTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// As above, but the chosen replica stays hung past failover-timeout (4 s here): Sentinel aborts the failover
+    /// As above, but the replicas stay hung past failover-timeout (4 s here): Sentinel aborts the failover
     /// (-failover-abort-slave-timeout), the old master is still the master, and its sidecar takes the label back.
     /// </summary>
     [Fact]
     public async Task SentinelFailover_PromotionNeverHappens_OldMasterTakesItsLabelBack()
     {
         await using var s = await SidecarSet.StartAsync();
-        await s.WaitForLabelsToMatchSentinelsAsync(Settle, "initial labels");
         await using var events = await SentinelEvents.StartAsync(s.Set, "+failover-state-wait-promotion", "-failover-abort-slave-timeout");
+        await HoldThePromotionAsync(s, events, async () =>
+        {
+            await events.WaitAsync("-failover-abort-slave-timeout", Settle);
+            await s.Set.WaitUntilAsync(() => Task.FromResult(s.LabelOf(0) == M && s.ConditionOf(0) == "True"), Settle,
+                "the old master labelled and ready again\n" + s.Diagnostics());
+        });
+
+        // The replica that got SLAVEOF NO ONE runs it now; Sentinel converts it back, and the old master keeps the label.
+        await s.WaitForLabelsToMatchSentinelsAsync(Settle, "labels once the replicas run again");
+        Assert.Equal(s.Set.Redis[0].Address, await s.Set.AgreedMasterAsync());
+        Assert.Equal(M, s.LabelOf(0));
+        Assert.Equal(1, s.Api.Timeline.MaxConcurrent(L, M));
+    }
+
+    /// <summary>Hangs both replicas, asks for a failover, waits until the master (redis-0) has stepped down, runs <paramref name="meanwhile"/>, resumes them.</summary>
+    static async Task HoldThePromotionAsync(SidecarSet s, SentinelEvents events, Func<Task> meanwhile)
+    {
+        await s.WaitForLabelsToMatchSentinelsAsync(Settle, "initial labels");
         var replicas = s.Set.Redis.Skip(1).ToArray();
         foreach (var r in replicas) s.Set.Pause(r);
         try
@@ -98,17 +108,9 @@ public sealed class SidecarLabellingTests(ITestOutputHelper output)
             Assert.Equal("OK", (await s.Set.TryExecAsync(s.Set.Sentinels[0], "SENTINEL", "FAILOVER", RedisSet.MasterSet))?.ToString());
             await events.WaitAsync("+failover-state-wait-promotion", Settle);
             await s.Set.WaitUntilAsync(() => Task.FromResult(s.LabelOf(0) == "replica"), Settle, "the old master stepped down\n" + s.Diagnostics());
-            await events.WaitAsync("-failover-abort-slave-timeout", Settle);
-            await s.Set.WaitUntilAsync(() => Task.FromResult(s.LabelOf(0) == M && s.ConditionOf(0) == "True"), Settle,
-                "the old master labelled and ready again\n" + s.Diagnostics());
+            await meanwhile();
         }
         finally { foreach (var r in replicas) s.Set.Resume(r); }
-
-        // The replica that got SLAVEOF NO ONE runs it now; Sentinel converts it back, and the old master keeps the label.
-        await s.WaitForLabelsToMatchSentinelsAsync(Settle, "labels once the replicas run again");
-        Assert.Equal(s.Set.Redis[0].Address, await s.Set.AgreedMasterAsync());
-        Assert.Equal(M, s.LabelOf(0));
-        Assert.Equal(1, s.Api.Timeline.MaxConcurrent(L, M));
     }
 
     [Fact]
