@@ -280,6 +280,9 @@ public sealed partial class KubeApiServer
             context.Response.StatusCode = 200;
             context.Response.ContentType = "application/json";
             await context.Response.StartAsync(aborted).ConfigureAwait(false);
+            // The status and headers go out now, as the real server flushes them before the first event: a watch with
+            // nothing to send yet (from the current resourceVersion, at rest) is answered, not left waiting for its first line.
+            await context.Response.Body.FlushAsync(aborted).ConfigureAwait(false);
             foreach (var line in initial)
             {
                 await WriteLineAsync(context, line).ConfigureAwait(false);

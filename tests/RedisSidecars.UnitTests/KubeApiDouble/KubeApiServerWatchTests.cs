@@ -182,6 +182,21 @@ public sealed class KubeApiServerWatchTests : KubeApiTestBase
     }
 
     [Fact]
+    public async Task Watch_NothingToSendYet_AnswersItsHeadersAtOnce()
+    {
+        // At rest a watch reopened from the current resourceVersion has no event to send for minutes (the first bookmark
+        // comes after a minute): the real server answers 200 at once all the same, and a client bounds the wait for headers.
+        Api.AddPod(Ns, "redis-0");
+        using var http = RawClient();
+        http.Timeout = TimeSpan.FromSeconds(3);
+
+        using var response = await http.GetAsync($"/api/v1/namespaces/{Ns}/pods?watch=true&allowWatchBookmarks=true&resourceVersion={Api.ResourceVersion}&timeoutSeconds=30",
+            HttpCompletionOption.ResponseHeadersRead);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
     public async Task Watch_CurrentResourceVersionAfterCompaction_IsStillValid()
     {
         Api.AddPod(Ns, "redis-0");
