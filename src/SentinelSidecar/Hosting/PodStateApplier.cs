@@ -22,6 +22,8 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
     static readonly TimeSpan ConfirmBudget = TimeSpan.FromSeconds(1);
     static readonly TimeSpan ProbeEvery = TimeSpan.FromSeconds(1);
     static readonly TimeSpan HeardWithin = TimeSpan.FromMilliseconds(250);
+    /// <summary>Sentinel announces a promotion 0.1–1.1 s after it sent SLAVEOF NO ONE (the replica's next INFO); with margin.</summary>
+    static readonly TimeSpan PromotionWithin = TimeSpan.FromSeconds(2);
     readonly LabelValues values = new(settings.MasterLabelValue, settings.ReplicaLabelValue);
     readonly object gate = new();
     PodIntent? intent;
@@ -29,6 +31,7 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
     TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     long pendingSignal; // when an accepted failover signal arrived that may move this pod's label (0 = none)
     long freshReadAt; // when the last fresh read of the peers that answered was sent (0 = none)
+    long promotionBegan; // when Sentinel's leader sent this pod SLAVEOF NO ONE (0 = not being promoted)
 
     /// <summary>Called after this pod's label went from master to something else (the demotion's last step).</summary>
     public Func<CancellationToken, Task>? OnDemoted { get; set; }
@@ -52,6 +55,9 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
 
     /// <summary>A Kubernetes Event on this pod, best effort (never awaited on a critical path, never throws).</summary>
     public Task RecordEventAsync(string type, string reason, string message) => writer.RecordEventAsync(type, reason, message, CancellationToken.None);
+
+    /// <summary>Sentinel's leader has sent this pod SLAVEOF NO ONE (<c>+failover-state-wait-promotion</c> naming it): see <see cref="JustHeard"/>.</summary>
+    public void NotePromotionBegan() => Interlocked.Exchange(ref promotionBegan, time.GetTimestamp());
 
     /// <summary>A failover signal was accepted: time this pod's next label change from it (the event→label metric).</summary>
     public void NoteFailoverSignal(long receivedTimestamp) => Interlocked.CompareExchange(ref pendingSignal, receivedTimestamp, 0);
@@ -179,11 +185,23 @@ public sealed class PodStateApplier(SidecarSettings settings, IKubeFacts kube, I
 
     /// <summary>
     /// The watch delivered something (an event, a bookmark, a list), or a fresh read of the peers was sent and answered,
-    /// within <see cref="HeardWithin"/>: the cache is as current as a fresh read would be, give or take the same few
-    /// milliseconds a read's answer is old on arrival.
+    /// within <see cref="HeardWithin"/>, or since this pod's promotion began (<see cref="HeardSincePromotionBegan"/>):
+    /// the cache is as current as a fresh read would be, give or take the same few milliseconds a read's answer is old on arrival.
     /// </summary>
     bool JustHeard(KubeFacts facts) =>
-        facts.Live && (Recent(kube.HeardAt) || Recent(Interlocked.Read(ref freshReadAt)));
+        facts.Live && (Recent(kube.HeardAt) || Recent(Interlocked.Read(ref freshReadAt)) || HeardSincePromotionBegan());
+
+    /// <summary>
+    /// This pod's promotion began at most <see cref="PromotionWithin"/> ago and the watch has delivered something since
+    /// (typically the previous master's label going, which it drops when the promotion begins): the watch was live
+    /// after the only other pod that could carry the label gave it up, and within this one failover no other pod can
+    /// take it (Sentinel names only the pod it is promoting), so the cache is as good as a fresh read.
+    /// </summary>
+    bool HeardSincePromotionBegan()
+    {
+        var began = Interlocked.Read(ref promotionBegan);
+        return began != 0 && time.GetElapsedTime(began) <= PromotionWithin && kube.HeardAt is var heard && heard >= began;
+    }
 
     bool Recent(long at) => at != 0 && time.GetElapsedTime(at) <= HeardWithin;
 

@@ -114,6 +114,7 @@ public sealed class ReconcileWorker
         var accepted = Tracker.OnPromotionStarted(p.Sentinel, p.Master, p.Replica);
         Log.PromotionStarted(logger, p.Sentinel.ToString(), p.Replica.ToString(), p.Master.ToString(), accepted);
         if (!accepted) return;
+        if (IsMe(p.Replica)) applier.NotePromotionBegan();
         Interlocked.Exchange(ref signalPending, 1);
         Wake();
     }

@@ -221,6 +221,28 @@ public sealed class PodStateApplierTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData(true, 1200, 0)]    // the watch showed the previous master's label go after this pod's promotion began: no fresh read
+    [InlineData(false, 1200, 1)]   // nothing heard since the promotion began: a fresh read first
+    [InlineData(true, 2200, 1)]    // the promotion began too long ago for that: a fresh read first
+    public void RunAsync_PromotionBegan_WatchHeardSince_LabelsWithoutAFreshRead(bool heardSince, int labelMsAfterBegan, int reads)
+    {
+        Start(FakeKubeFacts.Set("replica", true, peer1: "master"));
+        rig.Applier.NotePromotionBegan(); // +failover-state-wait-promotion naming this pod
+        Advance(TimeSpan.FromMilliseconds(500));
+        Settle(() =>
+        {
+            if (heardSince) rig.Kube.HeardAt = rig.Clock.GetTimestamp();
+            rig.Kube.SetPeerLabel("redis-1", "replica"); // the previous master stepped down
+        });
+        Advance(TimeSpan.FromMilliseconds(labelMsAfterBegan - 500));
+
+        Publish(RoleLabel.Master, true, timed: true); // +promoted-slave
+
+        Assert.Equal(["api.label master"], Writes);
+        Assert.Equal(reads, rig.Journal.CountStarting("read.api.peer"));
+    }
+
+    [Theory]
     [InlineData(true, 1000)]   // the watch answered a second ago: it may have died silently since
     [InlineData(false, 0)]     // it answered just now, but has failed since (not live)
     public void RunAsync_WatchNotJustHeardOrNotLive_FreshReadDecides(bool live, int heardMsAgo)
