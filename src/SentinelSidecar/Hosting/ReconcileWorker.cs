@@ -123,7 +123,7 @@ public sealed class ReconcileWorker
     public Task NextSignal => Volatile.Read(ref signalled).Task;
 
     TaskCompletionSource signalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    int signalPending; // 1: a newer-epoch signal reached the view since the last tick began
+    int signalPending; // 1: a signal changed the view since the last tick began (a newer-epoch failover, a promotion beginning)
 
     /// <summary>Reconcile now (a Sentinel event, a Sentinel connection lost or restored, a handover).</summary>
     public void Wake()
@@ -161,9 +161,9 @@ public sealed class ReconcileWorker
 
     /// <summary>
     /// One reconcile: gather, decide, apply. The Sentinels and the local Redis are asked at once. A tick woken by a
-    /// newer-epoch signal (already in the view) decides as soon as the local Redis answered, then again with the poll:
-    /// the signal alone settles who the master is, and the slowest Sentinel (the leader is busy failing over) is not on
-    /// the path to the label.
+    /// signal already in the view (a newer-epoch failover, a promotion beginning) decides as soon as the local Redis
+    /// answered, then again with the poll: the signal alone settles it, and the slowest Sentinel (the leader is busy
+    /// failing over) is not on the path to the label.
     /// </summary>
     public async Task RunOnceAsync(CancellationToken ct)
     {
