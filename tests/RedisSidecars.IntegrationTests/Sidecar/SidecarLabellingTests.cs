@@ -63,7 +63,6 @@ public sealed class SidecarLabellingTests(ITestOutputHelper output)
         await HoldThePromotionAsync(s, events, async () =>
         {
             Assert.Null(events.First("+promoted-slave"));
-            Assert.Equal("False", s.ConditionOf(0));
             Assert.Empty(s.MasterLabelled());
             Assert.Equal(503, (await s.HttpAsync(0, "GET", "/readyz")).Code);
         });
@@ -107,7 +106,9 @@ public sealed class SidecarLabellingTests(ITestOutputHelper output)
         {
             Assert.Equal("OK", (await s.Set.TryExecAsync(s.Set.Sentinels[0], "SENTINEL", "FAILOVER", RedisSet.MasterSet))?.ToString());
             await events.WaitAsync("+failover-state-wait-promotion", Settle);
-            await s.Set.WaitUntilAsync(() => Task.FromResult(s.LabelOf(0) == "replica"), Settle, "the old master stepped down\n" + s.Diagnostics());
+            // Its label and its condition go together, in two requests that may land in either order.
+            await s.Set.WaitUntilAsync(() => Task.FromResult(s.LabelOf(0) == "replica" && s.ConditionOf(0) == "False"), Settle,
+                "the old master stepped down\n" + s.Diagnostics());
             await meanwhile();
         }
         finally { foreach (var r in replicas) s.Set.Resume(r); }
