@@ -140,6 +140,18 @@ public static class RedisReplies
         return ToNode(parts[2], parts[3]) is { } replica && ToNode(parts[6], parts[7]) is { } master ? (replica, master) : null;
     }
 
+    /// <summary>
+    /// The Redis instance of this set an instance event (<c>+sdown</c>, <c>-sdown</c>, <c>+reboot</c>) names: a master
+    /// (<c>master &lt;set&gt; &lt;ip&gt; &lt;port&gt;</c>) or a replica (as <see cref="ReplicaEvent"/>); null for a Sentinel, another
+    /// set or a malformed message.
+    /// </summary>
+    public static NodeAddress? InstanceEvent(string? message, string setName)
+    {
+        var parts = (message ?? "").Split(' ');
+        if (parts.Length == 4 && parts[0] == "master" && parts[1] == setName) return ToNode(parts[2], parts[3]);
+        return ReplicaEvent(message, setName)?.Replica;
+    }
+
     /// <summary>The set name of a <c>+switch-master</c> message: <c>&lt;set&gt; &lt;old-ip&gt; &lt;old-port&gt; &lt;new-ip&gt; &lt;new-port&gt;</c>.</summary>
     public static bool IsSwitchOf(string? message, string setName)
     {

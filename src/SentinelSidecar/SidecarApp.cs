@@ -144,7 +144,8 @@ public static class SidecarApp
 
         Log.Started(logger, Version, settings.Common.PodName!, settings.Common.Namespace, settings.LocalRedis.ToString(),
             settings.Common.SentinelNodes.Count, $"{settings.LabelName}={settings.MasterLabelValue}");
-        await sentinels.StartAsync(worker.OnSignalAsync, worker.OnPromotionStarted, worker.Wake, loopCts.Token).ConfigureAwait(false);
+        await sentinels.StartAsync(worker.OnSignalAsync, worker.OnPromotionStarted, worker.Wake,
+            (name, instance) => facts.Reprove($"Sentinel reports {name} of {instance}"), loopCts.Token).ConfigureAwait(false);
         var background = new[]
         {
             worker.RunAsync(loopCts.Token),

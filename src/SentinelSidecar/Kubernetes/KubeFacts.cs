@@ -61,6 +61,13 @@ public interface IKubeFacts
     /// <summary>Completes when <c>Current.Version &gt; version</c>.</summary>
     Task WaitForChangeAsync(long version, CancellationToken ct);
 
+    /// <summary>
+    /// Evidence that the set is changing (<paramref name="why"/>: Sentinel saw one of its instances go down, come back or
+    /// restart): a watch silent for longer than <see cref="KubeWatchOptions.ReproveAfter"/> is reopened from its
+    /// resourceVersion now, so that a silently dead watch does not hide the change until its idle timeout.
+    /// </summary>
+    void Reprove(string why) { }
+
     /// <summary>List + watch until <paramref name="ct"/>; survives any outage; never throws but OCE on ct.</summary>
     Task RunAsync(CancellationToken ct);
 }

@@ -21,6 +21,7 @@ public sealed class KubeFactsWatcher : IKubeFacts
     readonly ListWatchLoop<PodObject> podLoop;
     readonly ListWatchLoop<StatefulSetObject> setLoop;
     readonly TimeProvider time;
+    readonly TimeSpan reproveAfter;
     long heardAt;
     bool synced;
     bool live = true;
@@ -38,6 +39,7 @@ public sealed class KubeFactsWatcher : IKubeFacts
         var ns = settings.Common.Namespace;
         var setName = StatefulSetPods.StatefulSetName(settings);
         options ??= new KubeWatchOptions();
+        reproveAfter = options.ReproveAfter;
         forbidden ??= new ForbiddenReporter(logger);
         podLoop = new ListWatchLoop<PodObject>(
             new ListWatchTarget<PodObject>("pods", "", null, ApiJson.Default.PodObject,
@@ -80,6 +82,12 @@ public sealed class KubeFactsWatcher : IKubeFacts
         var pods = podLoop.RunAsync(ct);
         var set = setLoop.RunAsync(ct);
         await Task.WhenAll(pods, set).ConfigureAwait(false);
+    }
+
+    public void Reprove(string why)
+    {
+        podLoop.Reprove(reproveAfter, why);
+        setLoop.Reprove(reproveAfter, why);
     }
 
     /// <summary>A pod the API returned (e.g. a patch's answer): applied when it is newer than the cached one.</summary>

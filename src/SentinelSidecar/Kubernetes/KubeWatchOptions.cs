@@ -15,6 +15,16 @@ public sealed record KubeWatchOptions
     /// </summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(3);
 
+    /// <summary>
+    /// A watch silent (no event, no bookmark) for this long is reopened from its resourceVersion when Sentinel reports an
+    /// instance of the set down, back or restarted (<see cref="IKubeFacts.Reprove"/>): a pod of the set is probably being
+    /// replaced, and a dead watch would hide that (a rolling restart's new update revision, a pod's new revision) until
+    /// <see cref="IdleTimeout"/>. A line within this interval shows the watch alive after the change the event announces
+    /// (Sentinel notices an instance down only after down-after-milliseconds); it also bounds the reopens to one per watch
+    /// per interval. None at rest.
+    /// </summary>
+    public TimeSpan ReproveAfter { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>The first delay after a failure; doubled per failure up to <see cref="MaxBackoff"/>, each with jitter (50–100 %).</summary>
     public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(200);
 

@@ -40,9 +40,29 @@ internal sealed class ListWatchLoop<T>(
     static readonly TimeSpan QuickEnd = TimeSpan.FromSeconds(1);
 
     string? rv;
+    CancellationTokenSource? reopen; // the open watch's own cancellation (Reprove); null between watches
+    long lastLineAt;                 // when the open watch was opened or last delivered a line
 
     /// <summary>The resourceVersion the next watch starts from (the last list, event or bookmark); null before a list.</summary>
     public string? ResourceVersion => Volatile.Read(ref rv);
+
+    /// <summary>
+    /// Reopens the open watch from its resourceVersion now when it has been silent (no event, no bookmark) for at least
+    /// <paramref name="silence"/>: a healthy watch loses nothing (the server replays what came after), a silently dead one
+    /// (a connection the network dropped without closing it) is replaced now rather than at the idle timeout.
+    /// True when it did; false when no watch is open or it spoke within <paramref name="silence"/>.
+    /// </summary>
+    public bool Reprove(TimeSpan silence, string why)
+    {
+        var quiet = time.GetElapsedTime(Interlocked.Read(ref lastLineAt));
+        if (quiet < silence) return false;
+        // One caller takes the open watch's cancellation (several Sentinels announce the same event at once).
+        if (Interlocked.Exchange(ref reopen, null) is not { } open) return false;
+        try { open.Cancel(); }
+        catch (ObjectDisposedException) { return false; } // the watch just ended by itself: the next one is opened anyway
+        KubeLog.WatchReproved(logger, target.Resource, (long)quiet.TotalMilliseconds, why);
+        return true;
+    }
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -82,10 +102,13 @@ internal sealed class ListWatchLoop<T>(
                 }
 
                 using var resync = new CancellationTokenSource(resyncIn, time);
-                using var watchCt = CancellationTokenSource.CreateLinkedTokenSource(ct, resync.Token);
+                using var reproved = new CancellationTokenSource();
+                using var watchCt = CancellationTokenSource.CreateLinkedTokenSource(ct, resync.Token, reproved.Token);
                 var expired = false;
                 var opened = time.GetTimestamp();
                 var changes = 0;
+                Interlocked.Exchange(ref lastLineAt, opened);
+                Volatile.Write(ref reopen, reproved);
                 try
                 {
                     var timeoutSeconds = (int)options.MinWatchTimeout.TotalSeconds;
@@ -93,6 +116,7 @@ internal sealed class ListWatchLoop<T>(
                     await foreach (var e in KubeWatch.StreamAsync(client, target.WatchUri(rv, timeoutSeconds), target.Type, options.IdleTimeout, time, watchCt.Token, options.RequestTimeout)
                                        .ConfigureAwait(false))
                     {
+                        Interlocked.Exchange(ref lastLineAt, time.GetTimestamp());
                         if (e.Kind is not (WatchEventKind.Bookmark or WatchEventKind.Error)) changes++;
                         if (e.Kind != WatchEventKind.Error) sink.Live(true);
                         if (failures > 0)
@@ -128,6 +152,15 @@ internal sealed class ListWatchLoop<T>(
                 {
                     (rv, why) = (null, "resync");
                     continue;
+                }
+                catch (OperationCanceledException) when (reproved.IsCancellationRequested && !ct.IsCancellationRequested)
+                {
+                    metrics.KubeWatchRestarts.Increment();
+                    continue; // from the same resourceVersion, at once
+                }
+                finally
+                {
+                    Volatile.Write(ref reopen, null);
                 }
 
                 metrics.KubeWatchRestarts.Increment();

@@ -32,7 +32,13 @@ public enum FailoverAnswer { Accepted, Refused, Unknown }
 /// <summary>The Sentinels as the sidecar sees them: signals, polls, probes for a handover, and the FAILOVER command.</summary>
 public interface ISentinels : IAsyncDisposable
 {
-    Task StartAsync(Func<FailoverSignal, Task> onSignal, Action<PromotionStarted> onPromotion, Action onOtherEvent, CancellationToken ct);
+    /// <summary>
+    /// Connects and subscribes. <paramref name="onInstanceEvent"/>: a Redis instance of the set went down, came back or
+    /// restarted (<c>+sdown</c>, <c>-sdown</c>, <c>+reboot</c>; the event's name and the instance); such events also wake
+    /// (<paramref name="onOtherEvent"/>).
+    /// </summary>
+    Task StartAsync(Func<FailoverSignal, Task> onSignal, Action<PromotionStarted> onPromotion, Action onOtherEvent,
+        Action<string, NodeAddress> onInstanceEvent, CancellationToken ct);
     /// <summary>Every Sentinel's answer (one round trip each, in parallel). Never throws but for cancellation.</summary>
     Task<IReadOnlyList<SentinelAnswer>> PollAsync(CancellationToken ct);
     /// <summary>Every Sentinel's answer plus whether it is in TILT. Never throws but for cancellation.</summary>
@@ -53,14 +59,17 @@ public sealed class SentinelWatcher(CommonSettings settings, ILogger logger, Tim
     /// <summary>Events that only wake the loop (the poll that follows reads the state they announce).</summary>
     static readonly string[] OtherEvents =
     [
-        "+failover-end", "+failover-end-for-timeout", "+odown", "-odown", "+sdown", "-sdown", "+try-failover",
+        "+failover-end", "+failover-end-for-timeout", "+odown", "-odown", "+try-failover",
         "+failover-state-send-slaveof-noone", "+failover-state-reconf-slaves", "-failover-abort-not-elected",
         "-failover-abort-no-good-slave", "-failover-abort-slave-timeout", "+reset-master", "+config-update-from",
         "+tilt", "-tilt", "+convert-to-slave",
     ];
+    /// <summary>Events that name an instance going down, coming back or restarting: they wake the loop, and more (see <see cref="ISentinels.StartAsync"/>).</summary>
+    static readonly string[] InstanceEvents = ["+sdown", "-sdown", "+reboot"];
     readonly List<(NodeAddress Node, ConnectionMultiplexer Mux)> sentinels = [];
 
-    public async Task StartAsync(Func<FailoverSignal, Task> onSignal, Action<PromotionStarted> onPromotion, Action onOtherEvent, CancellationToken ct)
+    public async Task StartAsync(Func<FailoverSignal, Task> onSignal, Action<PromotionStarted> onPromotion, Action onOtherEvent,
+        Action<string, NodeAddress> onInstanceEvent, CancellationToken ct)
     {
         foreach (var node in settings.SentinelNodes)
         {
@@ -91,6 +100,12 @@ public sealed class SentinelWatcher(CommonSettings settings, ILogger logger, Tim
             }).ConfigureAwait(false);
             foreach (var name in OtherEvents)
                 await SubscribeAsync(sub, name, (_, _) => onOtherEvent()).ConfigureAwait(false);
+            foreach (var name in InstanceEvents)
+                await SubscribeAsync(sub, name, (_, message) =>
+                {
+                    onOtherEvent();
+                    if (RedisReplies.InstanceEvent(message, settings.MasterSetName) is { } instance) onInstanceEvent(name, instance);
+                }).ConfigureAwait(false);
         }
     }
 

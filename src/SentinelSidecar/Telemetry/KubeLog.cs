@@ -20,6 +20,9 @@ internal static partial class KubeLog
     [LoggerMessage(105, LogLevel.Debug, "Kubernetes API: {Resource} watch ended by the server at resourceVersion {ResourceVersion}; watching again from there")]
     public static partial void WatchEnded(ILogger logger, string resource, string resourceVersion);
 
+    [LoggerMessage(108, LogLevel.Information, "Kubernetes API: {Resource} watch silent for {QuietMs} ms while {Why}: reopened from its resourceVersion (a connection dropped without a close shows nothing)")]
+    public static partial void WatchReproved(ILogger logger, string resource, long quietMs, string why);
+
     [LoggerMessage(107, LogLevel.Debug, "Kubernetes API: {Resource} relisted by the resync timer ({Count} objects, resourceVersion {ResourceVersion})")]
     public static partial void Resynced(ILogger logger, string resource, int count, string resourceVersion);
 

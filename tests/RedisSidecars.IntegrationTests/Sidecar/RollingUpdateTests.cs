@@ -76,6 +76,48 @@ public sealed class RollingUpdateTests(ITestOutputHelper output)
         Assert.Equal(s.Set.Redis[2].Address, await s.Set.AgreedMasterAsync());
     }
 
+    [Fact]
+    public async Task RollingRestart_AfterABlackholeKilledEveryWatch_PeersLearnOfItWhenThePodGoesDown_TheHandoverPromotesTheUpToDateOne()
+    {
+        // Found by the chaos run (seed 20261122, steps 9–12): a blackhole leaves every open watch dead until its idle
+        // timeout (3 min), so the sidecars never saw the rollout; the outdated replica kept the normal priority and the
+        // master's handover promoted it over the up-to-date one.
+        await using var s = await SidecarSet.StartAsync();
+        await s.WaitForLabelsToMatchSentinelsAsync(Settle, "initial labels");
+        Assert.Equal(s.Set.Redis[0].Address, await s.Set.AgreedMasterAsync());
+        await s.Set.WaitUntilAsync(async () => await PrioritiesAsync(s) is [100, 100], Settle, "both replicas at the normal priority");
+        await s.Set.WaitUntilAsync(() => Task.FromResult(s.Api.OpenWatches == 2 * s.Set.Redis.Count), Settle, "every sidecar's two watches open");
+        s.Api.Blackhole();
+        s.Api.EndBlackhole();
+
+        var revision = s.Api.RolloutRestart(Ns, SidecarSet.StatefulSet);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var priority = await OwnPriorityAsync(s, 1);
+        Assert.True(priority == 100, $"redis-1 at replica-priority {priority}: the dead watches delivered the rollout?\n{Text.Tail(s.SidecarLog(1), 20)}");
+
+        // The controller stops redis-2 first: Sentinel's +sdown of it is the news the sidecars act on.
+        var redis2 = s.Set.Redis[2];
+        s.Set.Kill(redis2);
+        await s.Set.WaitUntilAsync(async () => await OwnPriorityAsync(s, 1) == 200, Settle, "redis-1, still outdated, at the worse priority",
+            why: () => s.Diagnostics());
+        s.Api.RecreatePod(Ns, redis2.Name, revision);
+        await s.Set.StartAsync(redis2);
+        await s.Set.WaitUntilAsync(async () => await PrioritiesAsync(s) is [200, 100], Settle, "Sentinel sees redis-1 outdated, redis-2 current");
+
+        var (code, body) = await s.HandoverAsync(0);
+        output.WriteLine(body);
+        Assert.Equal(200, code);
+        await s.WaitForLabelsToMatchSentinelsAsync(Settle, "labels after the handover");
+        Assert.Equal(redis2.Address, await s.Set.AgreedMasterAsync());
+        foreach (var i in new[] { 0, 1 })
+            Assert.Contains("reopened from its resourceVersion", File.ReadAllText(s.SidecarLog(i)), StringComparison.Ordinal);
+    }
+
+    /// <summary>A replica's own <c>replica-priority</c> (what its sidecar set), or -1 when it does not answer.</summary>
+    static async Task<int> OwnPriorityAsync(SidecarSet s, int ordinal) =>
+        await s.Set.TryExecAsync(s.Set.Redis[ordinal], "CONFIG", "GET", "replica-priority") is { Length: 2 } r
+            ? int.Parse((string)r[1]!, System.Globalization.CultureInfo.InvariantCulture) : -1;
+
     /// <summary>The replicas' <c>slave-priority</c> as Sentinel sees it (what it uses to pick a replica), in ordinal order.</summary>
     static async Task<int[]> PrioritiesAsync(SidecarSet s, int master = 0)
     {

@@ -383,6 +383,22 @@ public sealed class RedisRepliesTests
         Assert.Equal(("127.0.1.2:6379", "127.0.1.1:6380"), (e?.Replica.ToString(), e?.Master.ToString()));
     }
 
+    [Theory]
+    [InlineData("master mymaster 127.0.1.1 6379", "127.0.1.1:6379")]                                  // +sdown / -sdown / +reboot of the master
+    [InlineData("slave 127.0.1.2:6379 127.0.1.2 6379 @ mymaster 127.0.1.1 6379", "127.0.1.2:6379")]   // of a replica
+    [InlineData("sentinel 3f0a 127.0.2.1 26379 @ mymaster 127.0.1.1 6379", null)]                   // a Sentinel is no pod of the set
+    [InlineData("master othermaster 127.0.1.1 6379", null)]
+    [InlineData("slave 127.0.1.2:6379 127.0.1.2 6379 @ othermaster 127.0.1.1 6379", null)]
+    [InlineData("master mymaster 127.0.1.1 6379 #quorum 2/2", null)]                                  // +odown's form: not an instance event
+    [InlineData("master mymaster 127.0.1.1 0", null)]
+    [InlineData("master mymaster bad\nhost 6379", null)]
+    [InlineData("", null)]
+    [InlineData(null, null)]
+    public void InstanceEvent_TheMasterOrReplicaOfThisSet_OtherwiseNull(string? message, string? expected)
+    {
+        Assert.Equal(expected, RedisReplies.InstanceEvent(message, "mymaster")?.ToString());
+    }
+
     [Fact]
     public void ReplicaEvent_InvalidMasterAddress_Null()
     {

@@ -230,7 +230,8 @@ public sealed class FakeSentinels(CallJournal journal) : ISentinels
         lock (gate) states[i] = change(states[i]);
     }
 
-    public Task StartAsync(Func<FailoverSignal, Task> onSignal, Action<PromotionStarted> onPromotion, Action onOtherEvent, CancellationToken ct) => Task.CompletedTask;
+    public Task StartAsync(Func<FailoverSignal, Task> onSignal, Action<PromotionStarted> onPromotion, Action onOtherEvent,
+        Action<string, NodeAddress> onInstanceEvent, CancellationToken ct) => Task.CompletedTask;
 
     /// <summary>When set, a poll answers only once this task completes (with the states as they are then): a slow Sentinel.</summary>
     public Task? PollHeldUntil { get; set; }

@@ -229,6 +229,72 @@ public sealed class KubeFactsWatcherTests : KubeEdgeTestBase
     }
 
     [Fact]
+    public async Task Reprove_WatchesDeadAfterABlackhole_ARolloutIsSeenAtOnceFromTheSameResourceVersion()
+    {
+        // A blackhole leaves every open watch dead for good (until the idle timeout, 10 min here): a rolling restart
+        // then goes unseen, unless evidence of a change in the set (Sentinel: an instance down or back) reopens them.
+        AddSet();
+        var watcher = StartWatcher(Fast with { IdleTimeout = TimeSpan.FromMinutes(10), ReproveAfter = TimeSpan.FromMilliseconds(200) });
+        var before = await WaitForSyncAsync(watcher);
+        await EventuallyAsync(() => Api.OpenWatches == 2, "both watches open");
+        Api.Blackhole();
+        Api.EndBlackhole();
+        var revision = Api.RolloutRestart(Ns, "redis");
+        Api.RecreatePod(Ns, "redis-2", revision);
+        await Task.Delay(400);
+        Assert.Equal(before.UpdateRevision, watcher.Current.UpdateRevision); // the dead watches did not deliver it
+        var mark = Api.MarkRequests();
+
+        watcher.Reprove("a test's evidence");
+
+        var after = await WaitForAsync(watcher, f => f.UpdateRevision == revision && Peer(f, "redis-2").RevisionHash == revision, "the rollout and the recreated pod");
+        Assert.Equal(before.UpdateRevision, after.Own!.RevisionHash);
+        var counts = Api.CountRequestsSince(mark);
+        Assert.Equal((1, 1, 0, 0), (counts["watch", "pods"], counts["watch", "statefulsets"], counts["list", "pods"], counts["list", "statefulsets"]));
+        Assert.Equal(0, Metrics.KubeRelists.Value);
+        Assert.Equal(2, Logger.Lines.Count(l => l.Text.Contains("reopened from its resourceVersion", StringComparison.Ordinal)
+                                               && l.Text.Contains("a test's evidence", StringComparison.Ordinal)));
+        Assert.DoesNotContain(Logger.Lines, l => l.Level >= LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task Reprove_WatchesThatSpokeRecently_AreLeftOpen()
+    {
+        AddSet();
+        var watcher = StartWatcher(Fast with { ReproveAfter = TimeSpan.FromSeconds(10) });
+        await WaitForSyncAsync(watcher);
+        await EventuallyAsync(() => Api.OpenWatches == 2, "both watches open");
+        var mark = Api.MarkRequests();
+
+        watcher.Reprove("a test's evidence");
+        await Task.Delay(500);
+
+        Assert.Equal("none", Api.CountRequestsSince(mark).ToString());
+        Assert.Equal(2, Api.OpenWatches);
+        Assert.DoesNotContain(Logger.Lines, l => l.Text.Contains("reopened", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Reprove_ManyEventsAtOnce_ReopenEachWatchOnce()
+    {
+        // Three Sentinels announce the same +sdown: one reopen per watch, not three.
+        AddSet();
+        Api.BookmarkInterval = TimeSpan.FromHours(1); // silent but healthy watches
+        var watcher = StartWatcher(Fast with { IdleTimeout = TimeSpan.FromMinutes(10), ReproveAfter = TimeSpan.FromMilliseconds(300) });
+        await WaitForSyncAsync(watcher);
+        await EventuallyAsync(() => Api.OpenWatches == 2, "both watches open");
+        await Task.Delay(400);
+        var mark = Api.MarkRequests();
+
+        for (var i = 0; i < 3; i++) watcher.Reprove("a test's evidence");
+        await EventuallyAsync(() => Api.OpenWatches == 2 && Api.CountRequestsSince(mark)["watch", "pods"] == 1, "the pod watch reopened");
+        await Task.Delay(100);
+
+        var counts = Api.CountRequestsSince(mark);
+        Assert.Equal((1, 1), (counts["watch", "pods"], counts["watch", "statefulsets"]));
+    }
+
+    [Fact]
     public async Task RunAsync_ConnectionsRefusedThenAccepted_KeepsTheFactsAndCatchesUp()
     {
         AddSet();
