@@ -28,6 +28,7 @@ bash scripts/images.sh
 echo "images: $((SECONDS - started)) s"
 
 passed=0; failed=0
+failures=()
 for project in tests/*/; do
   csproj=$(ls "$project"*.csproj 2>/dev/null | head -n 1) || true
   [ -n "$csproj" ] && grep -q '<IsTestProject>true</IsTestProject>' "$csproj" || continue
@@ -44,6 +45,8 @@ for project in tests/*/; do
     continue
   fi
   failed=$((failed + $(echo "$counts" | grep -oE 'Failed: +[0-9]+' | grep -oE '[0-9]+')))
+  # The names again at the very end: a CI log is often read from its tail, past the benchmark.
+  while IFS= read -r name; do failures+=("$name"); done < <(grep -E '^ *Failed [A-Za-z_].* \[[^]]*\]$' "$log" | sed -E 's/^ *Failed //')
   passed=$((passed + $(echo "$counts" | grep -oE 'Passed: +[0-9]+' | grep -oE '[0-9]+')))
   if [ "$rc" -ne 0 ] && ! echo "$counts" | grep -qE 'Failed: +[1-9]'; then
     echo "error: $csproj exited $rc with no failed test" >&2
@@ -52,7 +55,11 @@ for project in tests/*/; do
 done
 
 echo "== benchmark (quick: tiny counts, so it cannot rot; the full run is for people)"
-dotnet run --project bench/RedisSidecars.Bench -c Release -- --quick --out "$(mktemp -d)/quick.md"
+dotnet run --project bench/RedisSidecars.Bench -c Release -- --quick --out "$(mktemp -d)/quick.md" || {
+  echo "error: the benchmark failed (exit $?)" >&2
+  failures+=("the benchmark (bench/RedisSidecars.Bench --quick)"); failed=$((failed + 1))
+}
 
+for name in "${failures[@]}"; do echo "failed: $name"; done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
