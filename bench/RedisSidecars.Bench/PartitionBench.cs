@@ -48,7 +48,8 @@ public static class PartitionBench
             Add($"{name}: … later than grace + 1 s ({bound.TotalSeconds:0.0} s) after the cut", Total(results.Select(r => r.WrittenAfterBound)),
                 fence ? "goal: 0" : "what the fence prevents");
             Add($"{name}: last write it acknowledged, after the cut", Seconds(results.Select(r => r.LastWrittenAfterCut)), "");
-            Add($"{name}: … of those lost once it rejoined", Total(results.Select(r => r.WrittenAfterCutLost)), "discarded by the resync from the new master");
+            Add($"{name}: … of those sent after the cut, lost once it rejoined", $"{results.Sum(r => r.SentAfterCutLost)} of {results.Sum(r => r.SentAfterCut)}",
+                "discarded by the resync from the new master (a write answered just after the cut may have reached the replicas just before it)");
             if (fence)
             {
                 Add($"{name}: fence (Fenced event) after the cut", Seconds(results.Select(r => r.FencedAfterCut)),

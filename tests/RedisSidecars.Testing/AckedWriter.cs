@@ -18,7 +18,7 @@ public sealed class AckedWriter(Func<Node?> resolve, RedisSet set, string keyPre
 {
     readonly CancellationTokenSource stop = new();
     readonly List<(long N, TimeSpan At)> acked = [];
-    readonly List<(long N, TimeSpan At)> written = [];
+    readonly List<(long N, TimeSpan Sent, TimeSpan At)> written = [];
     readonly Stopwatch clock = Stopwatch.StartNew();
     Task? loop;
     public int Errors { get; private set; }
@@ -37,8 +37,12 @@ public sealed class AckedWriter(Func<Node?> resolve, RedisSet set, string keyPre
     /// <summary>The number of the last acknowledged write (0: none yet).</summary>
     public long LastAcked { get { lock (acked) return acked.Count > 0 ? acked[^1].N : 0; } }
 
-    /// <summary>Writes the master acknowledged (SET answered OK), whatever WAIT said: what a client without WAIT takes as stored.</summary>
-    public IReadOnlyList<(long N, TimeSpan At)> Written { get { lock (written) return written.ToArray(); } }
+    /// <summary>
+    /// Writes the master acknowledged (SET answered OK), whatever WAIT said: what a client without WAIT takes as stored.
+    /// <c>Sent</c>: when the SET left; <c>At</c>: when its OK came back (a write answered after a cut may have been
+    /// replicated before it: only one sent after the cut surely was not).
+    /// </summary>
+    public IReadOnlyList<(long N, TimeSpan Sent, TimeSpan At)> Written { get { lock (written) return written.ToArray(); } }
 
     public void Start() => loop = Task.Run(() => RunAsync(stop.Token));
 
@@ -72,8 +76,9 @@ public sealed class AckedWriter(Func<Node?> resolve, RedisSet set, string keyPre
                 }
                 var db = mux.GetDatabase();
                 var key = $"{keyPrefix}{++n}";
+                var sent = clock.Elapsed;
                 await db.ExecuteAsync("SET", key, n.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                lock (written) written.Add((n, clock.Elapsed));
+                lock (written) written.Add((n, sent, clock.Elapsed));
                 var replicas = (long)await db.ExecuteAsync("WAIT", 1, 200);
                 if (replicas >= 1) lock (acked) acked.Add((n, clock.Elapsed));
                 await Task.Delay(1, ct);
@@ -108,19 +113,19 @@ public sealed class AckedWriter(Func<Node?> resolve, RedisSet set, string keyPre
         return gap;
     }
 
-    /// <summary>Acknowledged writes (or those of <paramref name="writes"/>, e.g. from <see cref="Written"/>) missing or wrong on <paramref name="node"/>.</summary>
-    public async Task<IReadOnlyList<long>> LostOnAsync(Node node, IEnumerable<(long N, TimeSpan At)>? writes = null)
+    /// <summary>Acknowledged writes (or the writes numbered <paramref name="writes"/>, e.g. from <see cref="Written"/>) missing or wrong on <paramref name="node"/>.</summary>
+    public async Task<IReadOnlyList<long>> LostOnAsync(Node node, IEnumerable<long>? writes = null)
     {
         var lost = new List<long>();
         var o = set.Options(node, 5000);
         o.AbortOnConnectFail = true;
         await using var mux = await ConnectionMultiplexer.ConnectAsync(o);
         var db = mux.GetDatabase();
-        foreach (var chunk in (writes ?? Acked).Chunk(500))
+        foreach (var chunk in (writes ?? Acked.Select(a => a.N)).Chunk(500))
         {
-            var values = await db.StringGetAsync(chunk.Select(c => (RedisKey)$"{keyPrefix}{c.N}").ToArray());
+            var values = await db.StringGetAsync(chunk.Select(n => (RedisKey)$"{keyPrefix}{n}").ToArray());
             for (var i = 0; i < chunk.Length; i++)
-                if ((string?)values[i] != chunk[i].N.ToString(System.Globalization.CultureInfo.InvariantCulture)) lost.Add(chunk[i].N);
+                if ((string?)values[i] != chunk[i].ToString(System.Globalization.CultureInfo.InvariantCulture)) lost.Add(chunk[i]);
         }
         return lost;
     }

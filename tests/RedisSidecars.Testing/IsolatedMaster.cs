@@ -20,7 +20,8 @@ public sealed record IsolationRound(
     TimeSpan NewMasterLabelledAfterCut,
     IReadOnlyList<TimeSpan> WrittenAfterCut,
     int RefusedWhileCut,
-    int WrittenAfterCutLost,
+    int SentAfterCut,
+    int SentAfterCutLost,
     TimeSpan RejoinedAfterHeal,
     bool ConvertedBySentinel,
     TimeSpan? UnfencedAfterHeal,
@@ -38,7 +39,7 @@ public sealed record IsolationRound(
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{OldMaster} isolated → {NewMaster}: fenced after {S(FencedAfterCut)} (metric {(FencedMetricWhileCut ? 1 : 0)}, /readyz {ReadyzWhileCut}); "
         + $"isolated master wrote {WrittenAfterCut.Count} after the cut (last at {S(LastWrittenAfterCut)}), {WrittenAfterBound} after grace + 1 s = {Bound.TotalSeconds:0.0} s, "
-        + $"{WrittenAfterCutLost} of them lost, {RefusedWhileCut} refused (-NOREPLICAS); Sentinels agreed on the new master after {FailoverAfterCut.TotalSeconds:0.00} s, "
+        + $"{SentAfterCutLost} lost of the {SentAfterCut} sent after the cut, {RefusedWhileCut} refused (-NOREPLICAS); Sentinels agreed on the new master after {FailoverAfterCut.TotalSeconds:0.00} s, "
         + $"labelled after {NewMasterLabelledAfterCut.TotalSeconds:0.00} s; heal → old master a replica again after {RejoinedAfterHeal.TotalSeconds:0.00} s "
         + $"(converted by Sentinel: {ConvertedBySentinel}), unfenced after {S(UnfencedAfterHeal)}; majority side acknowledged {MajorityAcked}, lost {MajorityLost.Count}; "
         + $"max masters labelled at once {MaxMastersLabelled}");
@@ -136,14 +137,19 @@ public static class IsolatedMaster
         await s.Set.WaitUntilAsync(() => Task.FromResult(majority.Acked.Count > count + 100), Settle, "the majority side's writer goes on");
         await majority.DisposeAsync();
         var final = s.Set.NodeAt((await s.Set.AgreedMasterAsync())!);
-        var writtenAfterCut = isolated.Written.Where(w => w.At > isolatedCut).ToArray();
+        var written = isolated.Written;
+        var writtenAfterCut = written.Where(w => w.At > isolatedCut).ToArray();
+        // Lost or kept is only certain for a write sent once the cut was in place: one answered just after the cut may
+        // have reached the replicas just before it (the reply and the replication stream leave together).
+        var sentAfterCut = written.Where(w => w.Sent > isolatedCut).Select(w => w.N).ToArray();
         var round = new IsolationRound(
             old.Name, newNode.Name, grace,
             fenced is null ? null : fenced.Time - cutWall, fencedMetric, readyz,
             failover, labelled,
             writtenAfterCut.Select(w => w.At - isolatedCut).ToArray(),
             isolated.Refused - refusedBefore,
-            (await isolated.LostOnAsync(final, writtenAfterCut)).Count,
+            sentAfterCut.Length,
+            (await isolated.LostOnAsync(final, sentAfterCut)).Count,
             rejoined, ConvertedLines(s, old) > converts, unfenced,
             majority.Acked.Count, await majority.LostOnAsync(final),
             s.Api.Timeline.MaxConcurrent(L, M));
