@@ -98,15 +98,33 @@ public static class HandoverPlanner
     /// Only the two managed values count (a template's own value, e.g. 0, is left to Sentinel). Null: nothing stale;
     /// otherwise what is, for the log.
     /// </summary>
-    public static string? StalePriority(IReadOnlyList<(NodeAddress? Address, int? Priority)> sentinelReplicas,
+    public static string? StalePriority(IReadOnlyList<SentinelEntry> sentinelReplicas,
         IReadOnlyList<(NodeAddress Node, int Expected)> expected)
     {
         foreach (var (node, want) in expected)
         {
             var row = sentinelReplicas.FirstOrDefault(r => r.Address is { } a && a.Equals(node));
-            if (row.Address is null || row.Priority is not (ReplicaPriorityPlanner.Current or ReplicaPriorityPlanner.Outdated)) continue;
-            if (row.Priority != want) return $"Sentinel still has {node} at replica-priority {row.Priority} (it is {want} now)";
+            if (row is null || row.ReplicaPriority is not (ReplicaPriorityPlanner.Current or ReplicaPriorityPlanner.Outdated)) continue;
+            if (row.ReplicaPriority != want) return $"Sentinel still has {node} at replica-priority {row.ReplicaPriority} (it is {want} now)";
         }
+        return null;
+    }
+
+    /// <summary>
+    /// With no online replica: whether one is on its way, so that the handover waits for it (bounded) instead of
+    /// leaving the pod to stop as master. Right after a failover the old master and the other replicas reconnect and
+    /// resync for a moment, and a pod deleted then would otherwise stop unhanded. Evidence: a replica this master lists
+    /// while it syncs (<paramref name="local"/>), or one a Sentinel holds as a replica of this master and not down
+    /// (<paramref name="sentinelReplicas"/>: no <c>s_down</c>, <c>o_down</c> or <c>disconnected</c>). Null: none (a lone
+    /// master, or every replica down): no wait. Otherwise what is coming, for the log.
+    /// </summary>
+    public static string? ReplicaComing(LocalRedisState local, IReadOnlyList<SentinelEntry>? sentinelReplicas)
+    {
+        if (local.OnlineReplicas.Count > 0) return null;
+        if ((local.Replicas ?? []).FirstOrDefault() is { } syncing)
+            return $"replica {syncing.Address} is attached ({syncing.State})";
+        if ((sentinelReplicas ?? []).FirstOrDefault(r => r.Address is not null && !r.HasFlag("s_down") && !r.HasFlag("o_down") && !r.HasFlag("disconnected")) is { } alive)
+            return $"Sentinel holds {alive.Address} as a replica of this master, up ({alive.FlagText}, link {(alive.LinkOk ? "ok" : "down")})";
         return null;
     }
 

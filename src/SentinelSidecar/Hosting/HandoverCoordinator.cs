@@ -35,6 +35,7 @@ public sealed class HandoverCoordinator(
     static readonly TimeSpan RenewEvery = TimeSpan.FromSeconds(1);
     static readonly TimeSpan PromotionPoll = TimeSpan.FromMilliseconds(20);
     static readonly TimeSpan AllSentinelsPoll = TimeSpan.FromMilliseconds(250);
+    static readonly TimeSpan ReplicaPoll = TimeSpan.FromMilliseconds(100);
     /// <summary>Sentinel reads each replica's INFO every 10 s.</summary>
     static readonly TimeSpan PriorityWait = TimeSpan.FromSeconds(11);
     readonly object gate = new();
@@ -80,6 +81,9 @@ public sealed class HandoverCoordinator(
             await Task.Delay(TimeSpan.FromMilliseconds(100), time, ct).ConfigureAwait(false);
             state = await local.ReadStateAsync(ct).ConfigureAwait(false);
         }
+        // 1b. No online replica, but one on its way (right after a failover the others resync for a moment): wait for it.
+        if (HandoverPlanner.Start(state, worker.Tracker.Current, worker.IsMe) is HandoverStep.Finish { Outcome: HandoverOutcome.NoHealthyReplica })
+            state = await WaitForAReplicaAsync(state, start, ct).ConfigureAwait(false);
         if (HandoverPlanner.Start(state, worker.Tracker.Current, worker.IsMe) is HandoverStep.Finish nothing)
             return HandoverOutcomes.IsFailure(nothing.Outcome) ? Fail(nothing.Outcome, nothing.Detail, start) : Done(nothing.Outcome, nothing.Detail, start);
         Log.Handover(logger, $"starting ({trigger}): {state.OnlineReplicas.Count} online replica(s)");
@@ -187,6 +191,36 @@ public sealed class HandoverCoordinator(
             worker.Wake();
             _ = replicas.ContinueWith(t => t.Result.DisposeAsync().AsTask(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
         }
+    }
+
+    /// <summary>
+    /// With no online replica: while one is on its way (<see cref="HandoverPlanner.ReplicaComing"/>: attached and syncing,
+    /// or held up by a Sentinel), reads the local Redis again every 100 ms, until one is online or half the handover bound
+    /// has passed since <paramref name="start"/>. Writes are not paused. Returns the last state read.
+    /// </summary>
+    async Task<LocalRedisState> WaitForAReplicaAsync(LocalRedisState state, long start, CancellationToken ct)
+    {
+        var bound = settings.HandoverTimeout / 2;
+        string? waiting = null;
+        while (state is { Role: LocalRole.Master, OnlineReplicas.Count: 0 } && time.GetElapsedTime(start) < bound)
+        {
+            var coming = HandoverPlanner.ReplicaComing(state, null);
+            foreach (var sentinel in settings.Common.SentinelNodes)
+            {
+                if (coming is not null) break;
+                if (await sentinels.ReplicasAsync(sentinel, ct).ConfigureAwait(false) is { } rows) coming = HandoverPlanner.ReplicaComing(state, rows);
+            }
+            if (coming is null) break;
+            if (waiting is null) Log.Handover(logger, $"no online replica yet, but {coming}: waiting for it (at most {bound.TotalSeconds:0.#} s)");
+            waiting = coming;
+            await Task.Delay(ReplicaPoll, time, ct).ConfigureAwait(false);
+            state = await local.ReadStateAsync(ct).ConfigureAwait(false);
+        }
+        if (waiting is not null)
+            Log.Handover(logger, state.OnlineReplicas.Count > 0
+                ? $"replica online after {time.GetElapsedTime(start).TotalMilliseconds:0} ms"
+                : $"still no online replica after {time.GetElapsedTime(start).TotalMilliseconds:0} ms ({waiting})");
+        return state;
     }
 
     /// <summary>

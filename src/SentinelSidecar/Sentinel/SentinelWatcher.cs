@@ -47,8 +47,8 @@ public interface ISentinels : IAsyncDisposable
     Task<SentinelProbe> ProbeAsync(NodeAddress sentinel, CancellationToken ct);
     /// <summary>SENTINEL FAILOVER on one Sentinel.</summary>
     Task<(FailoverAnswer Answer, string Detail)> FailoverAsync(NodeAddress sentinel, CancellationToken ct);
-    /// <summary>That Sentinel's replicas of the set with the <c>replica-priority</c> it last read (SENTINEL REPLICAS); null when it did not answer.</summary>
-    Task<IReadOnlyList<(NodeAddress? Address, int? Priority)>?> ReplicasAsync(NodeAddress sentinel, CancellationToken ct);
+    /// <summary>That Sentinel's replicas of the set (SENTINEL REPLICAS: flags, link, the <c>replica-priority</c> it last read); null when it did not answer.</summary>
+    Task<IReadOnlyList<SentinelEntry>?> ReplicasAsync(NodeAddress sentinel, CancellationToken ct);
 }
 
 /// <summary>One long-lived StackExchange.Redis connection per Sentinel (reconnects with backoff by itself).</summary>
@@ -191,14 +191,14 @@ public sealed class SentinelWatcher(CommonSettings settings, ILogger logger, Tim
         }
     }
 
-    public async Task<IReadOnlyList<(NodeAddress? Address, int? Priority)>?> ReplicasAsync(NodeAddress sentinel, CancellationToken ct)
+    public async Task<IReadOnlyList<SentinelEntry>?> ReplicasAsync(NodeAddress sentinel, CancellationToken ct)
     {
         var (node, mux) = sentinels.First(s => s.Node.Equals(sentinel));
         if (!mux.IsConnected) return null;
         try
         {
             var rows = await mux.GetServer(RedisEndpoints.ToEndPoint(node)).SentinelReplicasAsync(settings.MasterSetName).WaitAsync(CallTimeout, ct).ConfigureAwait(false);
-            return [.. rows.Select(RedisReplies.SentinelEntry).Select(e => (e.Address, e.ReplicaPriority))];
+            return [.. rows.Select(RedisReplies.SentinelEntry)];
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {

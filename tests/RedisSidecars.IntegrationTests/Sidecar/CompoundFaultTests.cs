@@ -93,6 +93,39 @@ public sealed class CompoundFaultTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Handover_WhileTheReplicasReconnect_WaitsForOneThenHandsOverAndLosesNoWrite()
+    {
+        // The aftermath of a failover (the old master and the other replica resync) or of a network blip: for a moment no
+        // replica is attached to the master, while the Sentinels hold both up. A pod stopping then must still hand over
+        // (waiting, within the bound, for a replica) rather than stop as master and leave the set to a forced failover.
+        await using var s = await SidecarSet.StartAsync();
+        await s.WaitForLabelsToMatchSentinelsAsync(Settle, "initial labels");
+        var writer = await StartWriterAsync(s);
+        var master = s.Set.Redis[0];
+        var replicas = s.Set.Redis.Where(n => n != master).Select(n => n.Ip).ToArray();
+        Task<(int Code, string Body)> handover;
+        using (var cut = await LoopbackPartition.CutAsync("the master from its replicas", new PartitionSide([master.Ip]), new PartitionSide(replicas)))
+        {
+            // The master drops its replicas; they cannot reconnect until the heal (the Sentinels still reach everyone).
+            Assert.NotNull(await s.Set.TryExecAsync(master, "CLIENT", "KILL", "TYPE", "replica"));
+            await s.Set.WaitUntilAsync(async () => await s.Set.ReplicationAsync(master) is { Replicas: null or { Count: 0 } }, Settle, "no replica attached to the master");
+            handover = s.HandoverAsync(0);
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            if (handover.IsCompleted) Assert.Fail("the handover answered while no replica could attach: " + (await handover).Body);
+        }
+
+        var (code, body) = await handover;
+        output.WriteLine(body);
+        Assert.Equal(200, code);
+        Assert.StartsWith("HandedOver", body);
+        Assert.Contains("no online replica yet, but Sentinel holds", File.ReadAllText(s.SidecarLog(0)));
+        await s.WaitForLabelsToMatchSentinelsAsync(Settle, "labels after the handover");
+        Assert.NotEqual(master.Address, await s.Set.AgreedMasterAsync());
+        Assert.Empty(await StopAndCountLostAsync(s, writer));
+        Assert.Equal(1, s.Api.Timeline.MaxConcurrent(L, M));
+    }
+
+    [Fact]
     public async Task Handover_WithTheApiUnreachable_HandsOverWithoutIt()
     {
         await using var s = await SidecarSet.StartAsync();

@@ -1,5 +1,6 @@
 using RedisSidecars.Redis;
 using RedisSidecars.Core.Rendering;
+using RedisSidecars.Core.Roles;
 
 namespace RedisSidecars.Testing.Chaos;
 

@@ -210,7 +210,7 @@ public sealed class HandoverCoordinatorTests
         // A rolling restart: redis-2 runs the old revision and has set priority 200, which Sentinel has not read yet.
         rig.Kube.Update(f => f with { Peers = [.. f.Peers.Select(p => p.Name == "redis-2" ? p with { RevisionHash = "rev-0" } : p)] });
         var start = rig.Clock.GetUtcNow();
-        rig.Sentinels.Replicas = () => [(Other, 100), (Third, rig.Clock.GetUtcNow() - start >= TimeSpan.FromSeconds(readsAt) ? 200 : 100)];
+        rig.Sentinels.Replicas = () => [Row(Other, 100), Row(Third, rig.Clock.GetUtcNow() - start >= TimeSpan.FromSeconds(readsAt) ? 200 : 100)];
         DateTimeOffset? paused = null;
         rig.Redis.OnPause = () => paused ??= rig.Clock.GetUtcNow();
         PromoteAfterAccepting(TimeSpan.FromMilliseconds(300));
@@ -225,7 +225,7 @@ public sealed class HandoverCoordinatorTests
     [Fact]
     public async Task HandoverAsync_SentinelSeesThePrioritiesAsTheyAre_NoWait()
     {
-        rig.Sentinels.Replicas = () => [(Other, 100), (Third, 100)];
+        rig.Sentinels.Replicas = () => [Row(Other, 100), Row(Third, 100)];
         var start = rig.Clock.GetUtcNow();
         DateTimeOffset? paused = null;
         rig.Redis.OnPause = () => paused ??= rig.Clock.GetUtcNow();
@@ -265,15 +265,92 @@ public sealed class HandoverCoordinatorTests
         Assert.Equal(1, rig.Metrics.Handovers(HandoverOutcome.NotMaster).Value);
     }
 
-    [Fact]
-    public async Task HandoverAsync_NoOnlineReplica_NoHealthyReplicaAtOnce()
+    public static TheoryData<string, SentinelEntry[]> NoReplicaComing => new()
     {
-        rig.Redis.State = MasterWithReplica(state: "wait_bgsave");
+        { "a lone master", [] },
+        { "every replica down", [Row(Other, flags: "s_down,slave"), Row(Third, flags: "s_down,o_down,slave", linkOk: false)] },
+        { "Sentinel lost every replica's connection", [Row(Other, flags: "slave,disconnected")] },
+    };
+
+    [Theory]
+    [MemberData(nameof(NoReplicaComing))]
+    public async Task HandoverAsync_NoOnlineReplicaAndNoneComing_NoHealthyReplicaAtOnce(string why, SentinelEntry[] sentinelReplicas)
+    {
+        rig.Redis.State = LonelyMaster();
+        rig.Sentinels.Replicas = () => sentinelReplicas;
 
         var run = Start();
 
-        Assert.True(run.IsCompleted);
+        Assert.True(run.IsCompleted, why);
         Assert.Equal(HandoverOutcome.NoHealthyReplica, (await run).Outcome);
+        AssertNeverPausedAndNoFailover();
+        Assert.Equal(3, rig.Journal.CountStarting("sentinel.replicas")); // every Sentinel asked once
+    }
+
+    [Fact]
+    public async Task HandoverAsync_RightAfterAFailover_TheReplicaStillSyncing_WaitsForItAndHandsOver()
+    {
+        // A compound fault: the pod is deleted a moment after a failover made it master; the old master (now a replica)
+        // is still resyncing. Stopping unhanded would cost the set a forced failover.
+        rig.Redis.State = MasterWithReplica(state: "wait_bgsave");
+        rig.Clock.At(TimeSpan.FromMilliseconds(1500), () => rig.Redis.State = MasterWithReplica());
+        DateTimeOffset? paused = null;
+        var start = rig.Clock.GetUtcNow();
+        rig.Redis.OnPause = () => paused ??= rig.Clock.GetUtcNow();
+        PromoteAfterAccepting(TimeSpan.FromMilliseconds(300));
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
+        Assert.InRange(paused!.Value - start, TimeSpan.FromMilliseconds(1500), TimeSpan.FromMilliseconds(1700)); // never paused while waiting
+        Assert.Equal(1, rig.Journal.CountStarting("sentinel.replicas")); // only the priority check's: the master's own INFO was evidence enough
+        Assert.Contains(rig.Logger.Lines, l => l.Text.Contains($"no online replica yet, but replica {Other} is attached (wait_bgsave)", StringComparison.Ordinal));
+        Assert.Contains(rig.Logger.Lines, l => l.Text.Contains("replica online after", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task HandoverAsync_NoReplicaAttachedYetButSentinelHoldsOneUp_WaitsForItAndHandsOver()
+    {
+        // Before the old master has even reconnected, only Sentinel knows a replica is coming.
+        rig.Redis.State = LonelyMaster();
+        rig.Sentinels.Replicas = () => [Row(Other, flags: "s_down,slave"), Row(Third, linkOk: false)];
+        rig.Clock.At(TimeSpan.FromMilliseconds(800), () => rig.Redis.State = MasterWithReplica());
+        PromoteAfterAccepting(TimeSpan.FromMilliseconds(300));
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
+        Assert.Contains(rig.Logger.Lines, l => l.Text.Contains($"Sentinel holds {Third} as a replica of this master, up (slave, link down)", StringComparison.Ordinal));
+        rig.Journal.AssertSubsequence("sentinel.replicas 0", "redis.pause", "sentinel.failover 0");
+    }
+
+    [Fact]
+    public async Task HandoverAsync_AReplicaComingNeverComesOnline_NoHealthyReplicaAfterHalfTheBound_NeverPaused()
+    {
+        rig.Redis.State = MasterWithReplica(state: "send_bulk");
+        var start = rig.Clock.GetUtcNow();
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.NoHealthyReplica, result.Outcome);
+        Assert.InRange(rig.Clock.GetUtcNow() - start, Bound / 2, Bound / 2 + TimeSpan.FromMilliseconds(200));
+        AssertNeverPausedAndNoFailover();
+        Assert.Contains(rig.Logger.Lines, l => l.Text.Contains($"still no online replica after", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task HandoverAsync_WaitingForAReplica_TheReplicaGoesDown_NoHealthyReplicaWithoutWaitingOut()
+    {
+        rig.Redis.State = LonelyMaster();
+        var down = false;
+        rig.Sentinels.Replicas = () => [Row(Other, flags: down ? "s_down,slave" : "slave", linkOk: false)];
+        rig.Clock.At(TimeSpan.FromMilliseconds(700), () => down = true);
+        var start = rig.Clock.GetUtcNow();
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.NoHealthyReplica, result.Outcome);
+        Assert.InRange(rig.Clock.GetUtcNow() - start, TimeSpan.FromMilliseconds(700), TimeSpan.FromMilliseconds(900));
         AssertNeverPausedAndNoFailover();
     }
 

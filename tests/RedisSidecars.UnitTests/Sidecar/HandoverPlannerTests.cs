@@ -128,7 +128,7 @@ public sealed class HandoverPlannerTests
     [InlineData(null, 200, null)]         // no priority in the row
     public void StalePriority_OneReplica(int? seen, int expected, string? stale)
     {
-        var result = HandoverPlanner.StalePriority([(Other, seen)], [(Other, expected)]);
+        var result = HandoverPlanner.StalePriority([Row(Other, seen)], [(Other, expected)]);
 
         if (stale is null) Assert.Null(result);
         else Assert.Contains(stale, result);
@@ -137,15 +137,37 @@ public sealed class HandoverPlannerTests
     [Fact]
     public void StalePriority_ReplicaSentinelDoesNotList_NotWaitedFor()
     {
-        Assert.Null(HandoverPlanner.StalePriority([(Third, 100)], [(Other, 200)]));
+        Assert.Null(HandoverPlanner.StalePriority([Row(Third, 100)], [(Other, 200)]));
     }
 
     [Fact]
     public void StalePriority_NamesTheStaleReplica()
     {
-        var result = HandoverPlanner.StalePriority([(Other, 100), (Third, 100)], [(Other, 100), (Third, 200)]);
+        var result = HandoverPlanner.StalePriority([Row(Other, 100), Row(Third, 100)], [(Other, 100), (Third, 200)]);
 
         Assert.Equal($"Sentinel still has {Third} at replica-priority 100 (it is 200 now)", result);
+    }
+
+    // --- ReplicaComing (no online replica: wait for one on its way, or stop unhanded at once) ---
+
+    public static TheoryData<string, LocalRedisState, SentinelEntry[]?, string?> Coming => new()
+    {
+        { "lone master, Sentinel knows no replica", LonelyMaster(), [], null },
+        { "lone master, no Sentinel answered", LonelyMaster(), null, null },
+        { "a replica attached, syncing", MasterWithReplica(state: "wait_bgsave"), [], $"replica {Other} is attached (wait_bgsave)" },
+        { "Sentinel holds a replica up, link down (resyncing after a failover)", LonelyMaster(), [Row(Other, linkOk: false)], $"Sentinel holds {Other} as a replica of this master, up (slave, link down)" },
+        { "Sentinel holds every replica down", LonelyMaster(), [Row(Other, flags: "s_down,slave"), Row(Third, flags: "s_down,o_down,slave")], null },
+        { "Sentinel lost a replica's connection", LonelyMaster(), [Row(Other, flags: "slave,disconnected")], null },
+        { "one down, one up", LonelyMaster(), [Row(Other, flags: "s_down,slave"), Row(Third)], $"Sentinel holds {Third} as a replica of this master, up (slave, link ok)" },
+        { "a row without a valid address", LonelyMaster(), [new SentinelEntry(null, ["slave"], "", 0, Me, true, 100)], null },
+        { "an online replica: nothing to wait for", MasterWithReplica(), [Row(Other)], null },
+    };
+
+    [Theory]
+    [MemberData(nameof(Coming))]
+    public void ReplicaComing(string why, LocalRedisState local, SentinelEntry[]? sentinelReplicas, string? expected)
+    {
+        Assert.True(expected == HandoverPlanner.ReplicaComing(local, sentinelReplicas), $"{why}: {HandoverPlanner.ReplicaComing(local, sentinelReplicas) ?? "null"}");
     }
 
     // --- CaughtUp (acknowledged: the offset in the master's INFO; direct: what the replicas answered themselves) ---

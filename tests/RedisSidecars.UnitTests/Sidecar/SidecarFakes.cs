@@ -67,6 +67,10 @@ public static class Nodes
     public static LocalRedisState MasterWithReplica(long offset = 100, long replicaOffset = 100, string state = "online") =>
         new(LocalRole.Master, Offset: offset, Replicas: [new ReplicaLink(Other, state, replicaOffset, 0)]);
 
+    /// <summary>A row of SENTINEL REPLICAS: a replica of redis-0 with the replica-priority Sentinel last read and its flags.</summary>
+    public static SentinelEntry Row(NodeAddress replica, int? priority = 100, string flags = "slave", bool linkOk = true) =>
+        new(replica, flags.Split(','), "", 0, Me, linkOk, priority);
+
     public static LocalRedisState LonelyMaster(long offset = 100) => new(LocalRole.Master, Offset: offset, Replicas: []);
 
     public static LocalRedisState ReplicaOf(NodeAddress master, bool linkUp = true, bool syncing = false, bool loading = false, int? priority = 100) =>
@@ -272,10 +276,10 @@ public sealed class FakeSentinels(CallJournal journal) : ISentinels
         return Task.FromResult(answer);
     }
 
-    /// <summary>What SENTINEL REPLICAS answers (address, the replica-priority Sentinel last read); empty by default.</summary>
-    public Func<IReadOnlyList<(NodeAddress? Address, int? Priority)>?> Replicas { get; set; } = () => [];
+    /// <summary>What SENTINEL REPLICAS answers (<see cref="Nodes.Row"/>); empty by default.</summary>
+    public Func<IReadOnlyList<SentinelEntry>?> Replicas { get; set; } = () => [];
 
-    public Task<IReadOnlyList<(NodeAddress? Address, int? Priority)>?> ReplicasAsync(NodeAddress sentinel, CancellationToken ct)
+    public Task<IReadOnlyList<SentinelEntry>?> ReplicasAsync(NodeAddress sentinel, CancellationToken ct)
     {
         journal.Add($"sentinel.replicas {Array.IndexOf(Nodes.Sentinels, sentinel)}");
         return Task.FromResult(Replicas());
@@ -557,7 +561,10 @@ public sealed class SidecarRig
     public PodStateApplier Applier { get; }
     public ReconcileWorker Worker { get; }
 
-    public HandoverCoordinator Coordinator() => new(Settings, Worker, Redis, Sentinels, Pods, Metrics, NullLogger.Instance, Clock);
+    /// <summary>What the handover logged (<see cref="Coordinator"/>).</summary>
+    public Kubernetes.RecordingLogger Logger { get; } = new();
+
+    public HandoverCoordinator Coordinator() => new(Settings, Worker, Redis, Sentinels, Pods, Metrics, Logger, Clock);
 
     /// <summary>One reconcile. The fakes answer at once, so a tick that does not complete at once waited on something else.</summary>
     public void Tick()
