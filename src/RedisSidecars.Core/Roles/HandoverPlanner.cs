@@ -116,14 +116,15 @@ public static class HandoverPlanner
     /// resync for a moment, and a pod deleted then would otherwise stop unhanded. Evidence: a replica this master lists
     /// while it syncs (<paramref name="local"/>), or one a Sentinel holds as a replica of this master and not down
     /// (<paramref name="sentinelReplicas"/>: no <c>s_down</c>, <c>o_down</c> or <c>disconnected</c>). Null: none (a lone
-    /// master, or every replica down): no wait. Otherwise what is coming, for the log.
+    /// master, or every replica down): no wait. Otherwise what is coming, for the log. A row naming this pod itself (a
+    /// Sentinel that has not seen this pod's promotion yet) is no evidence.
     /// </summary>
-    public static string? ReplicaComing(LocalRedisState local, IReadOnlyList<SentinelEntry>? sentinelReplicas)
+    public static string? ReplicaComing(LocalRedisState local, IReadOnlyList<SentinelEntry>? sentinelReplicas, Func<NodeAddress, bool> isMe)
     {
         if (local.OnlineReplicas.Count > 0) return null;
         if ((local.Replicas ?? []).FirstOrDefault() is { } syncing)
             return $"replica {syncing.Address} is attached ({syncing.State})";
-        if ((sentinelReplicas ?? []).FirstOrDefault(r => r.Address is not null && !r.HasFlag("s_down") && !r.HasFlag("o_down") && !r.HasFlag("disconnected")) is { } alive)
+        if ((sentinelReplicas ?? []).FirstOrDefault(r => r.Address is { } a && !isMe(a) && !r.HasFlag("s_down") && !r.HasFlag("o_down") && !r.HasFlag("disconnected")) is { } alive)
             return $"Sentinel holds {alive.Address} as a replica of this master, up ({alive.FlagText}, link {(alive.LinkOk ? "ok" : "down")})";
         return null;
     }

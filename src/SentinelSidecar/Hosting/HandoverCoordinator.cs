@@ -204,11 +204,11 @@ public sealed class HandoverCoordinator(
         string? waiting = null;
         while (state is { Role: LocalRole.Master, OnlineReplicas.Count: 0 } && time.GetElapsedTime(start) < bound)
         {
-            var coming = HandoverPlanner.ReplicaComing(state, null);
+            var coming = HandoverPlanner.ReplicaComing(state, null, worker.IsMe);
             foreach (var sentinel in settings.Common.SentinelNodes)
             {
                 if (coming is not null) break;
-                if (await sentinels.ReplicasAsync(sentinel, ct).ConfigureAwait(false) is { } rows) coming = HandoverPlanner.ReplicaComing(state, rows);
+                if (await sentinels.ReplicasAsync(sentinel, ct).ConfigureAwait(false) is { } rows) coming = HandoverPlanner.ReplicaComing(state, rows, worker.IsMe);
             }
             if (coming is null) break;
             if (waiting is null) Log.Handover(logger, $"no online replica yet, but {coming}: waiting for it (at most {bound.TotalSeconds:0.#} s)");

@@ -160,6 +160,7 @@ public sealed class HandoverPlannerTests
         { "Sentinel lost a replica's connection", LonelyMaster(), [Row(Other, flags: "slave,disconnected")], null },
         { "one down, one up", LonelyMaster(), [Row(Other, flags: "s_down,slave"), Row(Third)], $"Sentinel holds {Third} as a replica of this master, up (slave, link ok)" },
         { "a row without a valid address", LonelyMaster(), [new SentinelEntry(null, ["slave"], "", 0, Me, true, 100)], null },
+        { "a lagging Sentinel lists this pod as a replica", LonelyMaster(), [Row(Me, linkOk: false)], null },
         { "an online replica: nothing to wait for", MasterWithReplica(), [Row(Other)], null },
     };
 
@@ -167,7 +168,9 @@ public sealed class HandoverPlannerTests
     [MemberData(nameof(Coming))]
     public void ReplicaComing(string why, LocalRedisState local, SentinelEntry[]? sentinelReplicas, string? expected)
     {
-        Assert.True(expected == HandoverPlanner.ReplicaComing(local, sentinelReplicas), $"{why}: {HandoverPlanner.ReplicaComing(local, sentinelReplicas) ?? "null"}");
+        var coming = HandoverPlanner.ReplicaComing(local, sentinelReplicas, IsMe);
+
+        Assert.True(expected == coming, $"{why}: {coming ?? "null"}");
     }
 
     // --- CaughtUp (acknowledged: the offset in the master's INFO; direct: what the replicas answered themselves) ---
