@@ -668,7 +668,8 @@ public sealed class HandoverCoordinatorTests
         var result = await DriveAsync(Start());
 
         Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
-        Eventually.Holds(() => rig.Journal.CountStarting("api.condition") == 1, "the applier's writes started");
+        // The label and the condition go out together, in either order: wait for both to have started.
+        Eventually.Holds(() => rig.Journal.CountStarting("api.condition") == 1 && rig.Journal.CountStarting("api.label") == 1, "the applier's writes started");
         // From the handover itself: one event, fired and not awaited (it is still hanging).
         Assert.Equal(["api.event Normal HandedOver"], rig.Journal.Starting("api.event"));
         Assert.Equal(["api.label replica"], rig.Journal.Starting("api.label")); // sent with the condition, hanging too
