@@ -81,10 +81,14 @@ public sealed class HandoverCoordinator(
             await Task.Delay(TimeSpan.FromMilliseconds(100), time, ct).ConfigureAwait(false);
             state = await local.ReadStateAsync(ct).ConfigureAwait(false);
         }
+        var first = HandoverPlanner.Start(state, worker.Tracker.Current, worker.IsMe);
         // 1b. No online replica, but one on its way (right after a failover the others resync for a moment): wait for it.
-        if (HandoverPlanner.Start(state, worker.Tracker.Current, worker.IsMe) is HandoverStep.Finish { Outcome: HandoverOutcome.NoHealthyReplica })
+        if (first is HandoverStep.Finish { Outcome: HandoverOutcome.NoHealthyReplica })
+        {
             state = await WaitForAReplicaAsync(state, start, ct).ConfigureAwait(false);
-        if (HandoverPlanner.Start(state, worker.Tracker.Current, worker.IsMe) is HandoverStep.Finish nothing)
+            first = HandoverPlanner.Start(state, worker.Tracker.Current, worker.IsMe);
+        }
+        if (first is HandoverStep.Finish nothing)
             return HandoverOutcomes.IsFailure(nothing.Outcome) ? Fail(nothing.Outcome, nothing.Detail, start) : Done(nothing.Outcome, nothing.Detail, start);
         Log.Handover(logger, $"starting ({trigger}): {state.OnlineReplicas.Count} online replica(s)");
 
@@ -127,7 +131,7 @@ public sealed class HandoverCoordinator(
 
                 // 2b. Sentinel chooses from priorities it read up to 10 s ago: during a rolling restart, give it the time to
                 //     see the ones just changed, so that it promotes an up-to-date replica (writes are not paused yet).
-                if (refused is null) await WaitForSentinelToSeePrioritiesAsync(chosen.Value, ct).ConfigureAwait(false);
+                if (refused is null) await WaitForSentinelToSeePrioritiesAsync(chosen.Value, start, ct).ConfigureAwait(false);
 
                 // 3. No more writes land here; they wait and, once this node is a replica, fail with -READONLY.
                 var keeper = new PauseKeeper(local, logger, time, PauseFor, RenewEvery, settings.LocalRedis.ToString());
@@ -224,13 +228,15 @@ public sealed class HandoverCoordinator(
     }
 
     /// <summary>
-    /// Waits (every 250 ms, at most <see cref="PriorityWait"/> and half the handover bound) until <paramref name="sentinel"/>
+    /// Waits (every 250 ms, at most <see cref="PriorityWait"/> and half of what is left of the handover bound) until <paramref name="sentinel"/>
     /// has read every peer's replica-priority as it is now; then, or when it cannot tell, goes on.
     /// </summary>
-    async Task WaitForSentinelToSeePrioritiesAsync(NodeAddress sentinel, CancellationToken ct)
+    async Task WaitForSentinelToSeePrioritiesAsync(NodeAddress sentinel, long start, CancellationToken ct)
     {
         var since = time.GetTimestamp();
-        var bound = TimeSpan.FromTicks(Math.Min(PriorityWait.Ticks, settings.HandoverTimeout.Ticks / 2));
+        // Half of what is left: the pause, the catch-up and the promotion need the rest (earlier waits — for a replica,
+        // for a Sentinel out of TILT — may have used some of the bound already).
+        var bound = TimeSpan.FromTicks(Math.Min(PriorityWait.Ticks, Math.Max(0, (settings.HandoverTimeout - time.GetElapsedTime(start)).Ticks / 2)));
         string? logged = null;
         while (time.GetElapsedTime(since) < bound)
         {

@@ -325,6 +325,27 @@ public sealed class HandoverCoordinatorTests
     }
 
     [Fact]
+    public async Task HandoverAsync_WaitedForAReplica_ThenSentinelNeverReadsAPriority_LeavesHalfOfWhatIsLeftForTheRest()
+    {
+        // Two waits in a row (a replica resyncing after a failover, then a rolling restart's priority Sentinel has not
+        // read): the second may take only half of what the first left of the 5 s bound, or the catch-up and the
+        // promotion would have no time left.
+        rig.Redis.State = MasterWithReplica(state: "wait_bgsave");
+        rig.Clock.At(TimeSpan.FromSeconds(2), () => rig.Redis.State = MasterWithReplica());
+        rig.Kube.Update(f => f with { Peers = [.. f.Peers.Select(p => p.Name == "redis-2" ? p with { RevisionHash = "rev-0" } : p)] });
+        rig.Sentinels.Replicas = () => [Row(Other, 100), Row(Third, 100)]; // never reads redis-2's 200
+        var start = rig.Clock.GetUtcNow();
+        DateTimeOffset? paused = null;
+        rig.Redis.OnPause = () => paused ??= rig.Clock.GetUtcNow();
+        PromoteAfterAccepting(TimeSpan.FromMilliseconds(300));
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
+        Assert.InRange(paused!.Value - start, TimeSpan.FromSeconds(3.5), TimeSpan.FromSeconds(3.8)); // 2 s, then (5 - 2) / 2
+    }
+
+    [Fact]
     public async Task HandoverAsync_AReplicaComingNeverComesOnline_NoHealthyReplicaAfterHalfTheBound_NeverPaused()
     {
         rig.Redis.State = MasterWithReplica(state: "send_bulk");
