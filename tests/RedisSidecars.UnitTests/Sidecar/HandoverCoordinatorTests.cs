@@ -42,6 +42,20 @@ public sealed class HandoverCoordinatorTests
         return (FailoverAnswer.Accepted, "OK");
     };
 
+    /// <summary>A handover whose accepting Sentinel promotes redis-1 300 ms later; it must hand over. Returns when writes were first paused, from its start.</summary>
+    async Task<TimeSpan> HandOverTimingThePauseAsync()
+    {
+        var start = rig.Clock.GetUtcNow();
+        DateTimeOffset? paused = null;
+        rig.Redis.OnPause = () => paused ??= rig.Clock.GetUtcNow();
+        PromoteAfterAccepting(TimeSpan.FromMilliseconds(300));
+
+        var result = await DriveAsync(Start());
+
+        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
+        return paused!.Value - start;
+    }
+
     void AssertNeverPausedAndNoFailover()
     {
         Assert.Equal(0, rig.Redis.Pauses);
@@ -211,14 +225,10 @@ public sealed class HandoverCoordinatorTests
         rig.Kube.Update(f => f with { Peers = [.. f.Peers.Select(p => p.Name == "redis-2" ? p with { RevisionHash = "rev-0" } : p)] });
         var start = rig.Clock.GetUtcNow();
         rig.Sentinels.Replicas = () => [Row(Other, 100), Row(Third, rig.Clock.GetUtcNow() - start >= TimeSpan.FromSeconds(readsAt) ? 200 : 100)];
-        DateTimeOffset? paused = null;
-        rig.Redis.OnPause = () => paused ??= rig.Clock.GetUtcNow();
-        PromoteAfterAccepting(TimeSpan.FromMilliseconds(300));
 
-        var result = await DriveAsync(Start());
+        var paused = await HandOverTimingThePauseAsync();
 
-        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
-        Assert.InRange(paused!.Value - start, TimeSpan.FromSeconds(pausedAt), TimeSpan.FromSeconds(pausedAt + 0.3));
+        Assert.InRange(paused, TimeSpan.FromSeconds(pausedAt), TimeSpan.FromSeconds(pausedAt + 0.3));
         rig.Journal.AssertSubsequence("sentinel.replicas 0", "redis.pause", "sentinel.failover 0");
     }
 
@@ -226,15 +236,10 @@ public sealed class HandoverCoordinatorTests
     public async Task HandoverAsync_SentinelSeesThePrioritiesAsTheyAre_NoWait()
     {
         rig.Sentinels.Replicas = () => [Row(Other, 100), Row(Third, 100)];
-        var start = rig.Clock.GetUtcNow();
-        DateTimeOffset? paused = null;
-        rig.Redis.OnPause = () => paused ??= rig.Clock.GetUtcNow();
-        PromoteAfterAccepting(TimeSpan.FromMilliseconds(300));
 
-        var result = await DriveAsync(Start());
+        var paused = await HandOverTimingThePauseAsync();
 
-        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
-        Assert.Equal(start, paused);
+        Assert.Equal(TimeSpan.Zero, paused);
     }
 
     [Fact]
@@ -294,15 +299,10 @@ public sealed class HandoverCoordinatorTests
         // is still resyncing. Stopping unhanded would cost the set a forced failover.
         rig.Redis.State = MasterWithReplica(state: "wait_bgsave");
         rig.Clock.At(TimeSpan.FromMilliseconds(1500), () => rig.Redis.State = MasterWithReplica());
-        DateTimeOffset? paused = null;
-        var start = rig.Clock.GetUtcNow();
-        rig.Redis.OnPause = () => paused ??= rig.Clock.GetUtcNow();
-        PromoteAfterAccepting(TimeSpan.FromMilliseconds(300));
 
-        var result = await DriveAsync(Start());
+        var paused = await HandOverTimingThePauseAsync();
 
-        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
-        Assert.InRange(paused!.Value - start, TimeSpan.FromMilliseconds(1500), TimeSpan.FromMilliseconds(1700)); // never paused while waiting
+        Assert.InRange(paused, TimeSpan.FromMilliseconds(1500), TimeSpan.FromMilliseconds(1700)); // never paused while waiting
         Assert.Equal(1, rig.Journal.CountStarting("sentinel.replicas")); // only the priority check's: the master's own INFO was evidence enough
         Assert.Contains(rig.Logger.Lines, l => l.Text.Contains($"no online replica yet, but replica {Other} is attached (wait_bgsave)", StringComparison.Ordinal));
         Assert.Contains(rig.Logger.Lines, l => l.Text.Contains("replica online after", StringComparison.Ordinal));
@@ -334,15 +334,10 @@ public sealed class HandoverCoordinatorTests
         rig.Clock.At(TimeSpan.FromSeconds(2), () => rig.Redis.State = MasterWithReplica());
         rig.Kube.Update(f => f with { Peers = [.. f.Peers.Select(p => p.Name == "redis-2" ? p with { RevisionHash = "rev-0" } : p)] });
         rig.Sentinels.Replicas = () => [Row(Other, 100), Row(Third, 100)]; // never reads redis-2's 200
-        var start = rig.Clock.GetUtcNow();
-        DateTimeOffset? paused = null;
-        rig.Redis.OnPause = () => paused ??= rig.Clock.GetUtcNow();
-        PromoteAfterAccepting(TimeSpan.FromMilliseconds(300));
 
-        var result = await DriveAsync(Start());
+        var paused = await HandOverTimingThePauseAsync();
 
-        Assert.Equal(HandoverOutcome.HandedOver, result.Outcome);
-        Assert.InRange(paused!.Value - start, TimeSpan.FromSeconds(3.5), TimeSpan.FromSeconds(3.8)); // 2 s, then (5 - 2) / 2
+        Assert.InRange(paused, TimeSpan.FromSeconds(3.5), TimeSpan.FromSeconds(3.8)); // 2 s, then (5 - 2) / 2
     }
 
     [Fact]
